@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, running and testing aiwarden needs.
+# Idempotent: packages already present are skipped, and `apt-get update` runs only when
+# something is missing (it is the slow part, and CI machines may already have everything).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  # libraries (DESIGN.md "Libraries")
+  libevent-dev               # event loop, evdns
+  android-libboringssl-dev   # TLS (headers in /usr/include/android)
+  libnghttp2-dev             # HTTP/2
+  node-llhttp                # HTTP/1 parser sources (/usr/share/llhttp)
+  libyaml-cpp-dev            # configuration
+  rapidjson-dev              # JSON
+  libhyperscan-dev           # pattern matching
+  doctest-dev                # unit tests
+  # integration tests: real clients and origins on loopback
+  curl python3 procps openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,185 @@
+#include "admin/admin_routes.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "core/config_loader.h"
+#include "core/log.h"
+
+namespace aiw {
+
+namespace {
+
+std::string fmtDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+AdminResponse json(uint16_t status, std::string body) {
+  AdminResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+bool constantTimeEquals(std::string_view a, std::string_view b) {
+  // Lengths leak (they are not secret: the token format is fixed); contents never do.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+std::string jsonError(std::string_view code, std::string_view message) {
+  std::string out = "{\"error\":\"";
+  appendJsonEscaped(out, code);
+  out += "\",\"message\":\"";
+  appendJsonEscaped(out, message);
+  out += "\"}";
+  return out;
+}
+
+bool AdminRoutes::authorized(const AdminRequest& req) const {
+  const std::string* token = req.headers.find("x-proxy-token");
+  return token != nullptr && !runtime_.admin_token.empty() &&
+         constantTimeEquals(*token, runtime_.admin_token);
+}
+
+AdminResponse AdminRoutes::handle(const AdminRequest& req) {
+  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem, /proxy.pac).
+  if (req.path == "/ready") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      return json(405, jsonError("method_not_allowed", "use GET"));
+    }
+    if (runtime_.draining.load(std::memory_order_relaxed)) {
+      return json(503, "{\"status\":\"draining\"}");
+    }
+    return json(200, "{\"status\":\"ready\"}");
+  }
+  if (!authorized(req)) {
+    const bool missing = req.headers.find("x-proxy-token") == nullptr;
+    return json(401, jsonError("unauthorized", missing ? "the X-Proxy-Token header is required"
+                                                       : "the X-Proxy-Token header is wrong"));
+  }
+  auto only = [&](const char* method) { return req.method == method; };
+  if (req.path == "/proxy/v1/metrics") {
+    if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
+    return metricsJson();
+  }
+  if (req.path == "/metrics") {
+    if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
+    return metricsPrometheus();
+  }
+  if (req.path == "/config_dump") {
+    if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
+    return json(200, configToJson(runtime_.snapshot.get()->config));
+  }
+  if (req.path == "/proxy/v1/reload") {
+    if (!only("POST")) return json(405, jsonError("method_not_allowed", "use POST"));
+    auto r = reload_();
+    if (!r.ok()) {
+      log::warn("admin reload refused", {{"errors", r.error().message}});
+      return json(400, jsonError("invalid_configuration", r.error().message));
+    }
+    return json(200, "{\"status\":\"reloaded\",\"generation\":" +
+                         std::to_string(runtime_.snapshot.get()->generation) + "}");
+  }
+  return json(404, jsonError("not_found", "no admin route " + req.path));
+}
+
+AdminResponse AdminRoutes::metricsJson() const {
+  auto t = runtime_.metrics.totals();
+  auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                              runtime_.metrics.started())
+                    .count();
+  double total_ms = static_cast<double>(t.latency_total_us) / 1000.0;
+  double avg_ms = t.calls ? total_ms / static_cast<double>(t.calls) : 0.0;
+  double rps = uptime > 0 ? static_cast<double>(t.calls) / uptime : 0.0;
+  std::string b = "{";
+  b += "\"calls\":" + std::to_string(t.calls);
+  b += ",\"blocked\":" + std::to_string(t.blocked);
+  b += ",\"modified\":" + std::to_string(t.modified);
+  b += ",\"errors\":" + std::to_string(t.errors);
+  b += ",\"rate_limited\":" + std::to_string(t.rate_limited);
+  b += ",\"bypassed\":" + std::to_string(t.bypassed);
+  b += ",\"latency_ms\":{\"total\":" + fmtDouble(total_ms) + ",\"avg\":" + fmtDouble(avg_ms) +
+       ",\"p50\":" + fmtDouble(t.latencyQuantileMs(0.5)) +
+       ",\"p99\":" + fmtDouble(t.latencyQuantileMs(0.99)) + "}";
+  b += ",\"throughput_rps\":" + fmtDouble(rps);
+  b += ",\"uptime_s\":" + fmtDouble(uptime);
+  b += ",\"connections\":{\"open\":" +
+       std::to_string(runtime_.open_connections.load(std::memory_order_relaxed)) +
+       ",\"accepted\":" + std::to_string(t.connections_accepted) +
+       ",\"refused\":" + std::to_string(t.connections_refused) + "}";
+  b += ",\"tunnels\":{\"active\":" + std::to_string(t.tunnels_active) +
+       ",\"bytes\":" + std::to_string(t.tunnel_bytes) + "}";
+  b += ",\"upstream\":{\"connects\":" + std::to_string(t.upstream_connects) +
+       ",\"reused\":" + std::to_string(t.upstream_reused) + "}";
+  b += "}";
+  return json(200, std::move(b));
+}
+
+AdminResponse AdminRoutes::metricsPrometheus() const {
+  auto t = runtime_.metrics.totals();
+  std::string b;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    b += "# HELP aiwarden_";
+    b += name;
+    b += ' ';
+    b += help;
+    b += "\n# TYPE aiwarden_";
+    b += name;
+    b += " counter\naiwarden_";
+    b += name;
+    b += ' ';
+    b += std::to_string(v);
+    b += '\n';
+  };
+  auto gauge = [&](const char* name, const char* help, uint64_t v) {
+    b += std::string("# HELP aiwarden_") + name + " " + help + "\n# TYPE aiwarden_" + name +
+         " gauge\naiwarden_" + name + " " + std::to_string(v) + "\n";
+  };
+  counter("calls_total", "HTTP exchanges completed", t.calls);
+  counter("blocked_total", "exchanges refused by a filter", t.blocked);
+  counter("modified_total", "exchanges modified by a filter", t.modified);
+  counter("errors_total", "exchanges that failed", t.errors);
+  counter("rate_limited_total", "exchanges refused by the rate limiter", t.rate_limited);
+  counter("bypassed_total", "blind tunnels opened", t.bypassed);
+  counter("connections_accepted_total", "downstream connections accepted", t.connections_accepted);
+  counter("connections_refused_total", "downstream connections refused over max_connections",
+          t.connections_refused);
+  counter("bad_requests_total", "malformed requests refused", t.bad_requests);
+  counter("header_timeouts_total", "clients cut off at header_timeout_ms", t.header_timeouts);
+  counter("upstream_connects_total", "upstream connections opened", t.upstream_connects);
+  counter("upstream_reused_total", "exchanges on a pooled upstream connection", t.upstream_reused);
+  counter("tunnel_bytes_total", "bytes carried by blind tunnels", t.tunnel_bytes);
+  gauge("connections_open", "downstream connections open",
+        runtime_.open_connections.load(std::memory_order_relaxed));
+  gauge("tunnels_active", "blind tunnels open", t.tunnels_active);
+  b += "# HELP aiwarden_latency_seconds exchange latency\n# TYPE aiwarden_latency_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
+    cumulative += t.latency_buckets[i];
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", static_cast<double>(kLatencyBucketsUs[i]) / 1e6);
+    b += std::string("aiwarden_latency_seconds_bucket{le=\"") + le + "\"} " +
+         std::to_string(cumulative) + "\n";
+  }
+  cumulative += t.latency_buckets.back();
+  b += "aiwarden_latency_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(t.latency_total_us) / 1e6);
+  b += std::string("aiwarden_latency_seconds_sum ") + sum + "\n";
+  b += "aiwarden_latency_seconds_count " + std::to_string(cumulative) + "\n";
+  AdminResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(b);
+  return r;
+}
+
+}  // namespace aiw

@@ -1,0 +1,48 @@
+// AdminServer: the admin listener (SPEC §7) on the main thread's event loop. HTTP/1.1 with the
+// same strict parser and limits as the data plane (max_header_bytes, header_timeout_ms, a
+// bounded body); requests are answered by AdminRoutes.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include "admin/admin_routes.h"
+#include "core/c_handles.h"
+#include "core/config.h"
+#include "core/result.h"
+#include "core/runtime.h"
+
+namespace aiw {
+
+class AdminConnection;
+
+class AdminServer {
+ public:
+  static Result<std::unique_ptr<AdminServer>> create(event_base* base, Runtime& runtime,
+                                                     const HostPort& address,
+                                                     AdminRoutes::ReloadFn reload);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Internal, for the libevent callbacks and connections.
+  void onAccept(int fd);
+  void release(AdminConnection* conn);  // deferred destruction
+  void reap();
+  event_base* base() { return base_; }
+  Runtime& runtime() { return runtime_; }
+  AdminRoutes& routes() { return routes_; }
+
+ private:
+  AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload);
+
+  event_base* base_;
+  Runtime& runtime_;
+  AdminRoutes routes_;
+  EvconnListenerPtr listener_;
+  EventPtr reap_ev_;
+  std::unordered_map<AdminConnection*, std::unique_ptr<AdminConnection>> connections_;
+  std::vector<std::unique_ptr<AdminConnection>> released_;
+};
+
+}  // namespace aiw

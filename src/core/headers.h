@@ -1,0 +1,43 @@
+// Headers: an ordered list of HTTP fields, codec-neutral (HTTP/1 and HTTP/2 both map onto it).
+// Order and duplicates are kept as received; lookups ignore ASCII case as RFC 9110 requires.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace aiw {
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+struct HeaderField {
+  std::string name;
+  std::string value;
+};
+
+class Headers {
+ public:
+  void add(std::string name, std::string value) {
+    fields_.push_back({std::move(name), std::move(value)});
+  }
+  // Replaces every field of this name with one field (appended when absent).
+  void set(std::string_view name, std::string value);
+  // Removes every field of this name; returns how many were removed.
+  size_t remove(std::string_view name);
+  // First value of this name, or nullptr.
+  const std::string* find(std::string_view name) const;
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  size_t count(std::string_view name) const;
+
+  const std::vector<HeaderField>& fields() const { return fields_; }
+  std::vector<HeaderField>& fields() { return fields_; }
+  size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+  void clear() { fields_.clear(); }
+
+ private:
+  std::vector<HeaderField> fields_;
+};
+
+}  // namespace aiw

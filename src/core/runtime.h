@@ -1,0 +1,29 @@
+// Runtime: the little state every thread shares for the whole run — the published snapshot,
+// the metrics shards, the open-connection count behind max_connections, the admin token and
+// the draining flag. Everything here is either immutable after start-up or atomic.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/metrics.h"
+#include "core/snapshot.h"
+
+namespace aiw {
+
+struct Runtime {
+  explicit Runtime(size_t workers) : metrics(workers) {}
+
+  SnapshotHolder snapshot;
+  Metrics metrics;
+  // Downstream connections open across all workers (data-plane listeners only). A worker
+  // increments before accepting work on a connection and refuses it above max_connections.
+  std::atomic<uint32_t> open_connections{0};
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> next_stream_id{1};
+  std::string admin_token;  // set once at start-up, before any thread reads it
+  std::string state_dir;    // idem
+};
+
+}  // namespace aiw

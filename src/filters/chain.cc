@@ -1,0 +1,413 @@
+#include "filters/chain.h"
+
+#include <utility>
+
+#include "filters/registry.h"
+
+namespace aiw {
+namespace {
+
+constexpr uint16_t kDefaultBlockStatus = 403;
+
+Verdict withBlockStatus(Verdict v) {
+  if (v.action == Action::Block && v.status == 0) v.status = kDefaultBlockStatus;
+  return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// FilterChain
+
+FilterCounterValues FilterChain::Entry::counters() const {
+  FilterCounterValues v;
+  v.invocations = invocations_.load(std::memory_order_relaxed);
+  v.continues = continues_.load(std::memory_order_relaxed);
+  v.blocks = blocks_.load(std::memory_order_relaxed);
+  v.bypasses = bypasses_.load(std::memory_order_relaxed);
+  v.need_more_data = need_more_data_.load(std::memory_order_relaxed);
+  v.over_limit = over_limit_.load(std::memory_order_relaxed);
+  return v;
+}
+
+void FilterChain::Entry::record(Action action) const {
+  invocations_.fetch_add(1, std::memory_order_relaxed);
+  switch (action) {
+    case Action::Continue:
+      continues_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Action::NeedMoreData:
+      need_more_data_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Action::Bypass:
+      bypasses_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Action::Block:
+      blocks_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
+}
+
+void FilterChain::Entry::recordOverLimit() const {
+  over_limit_.fetch_add(1, std::memory_order_relaxed);
+}
+
+FilterChain::FilterChain(std::vector<Stage> stages) {
+  for (auto& stage : stages) entries_.emplace_back(std::move(stage));
+}
+
+Result<std::shared_ptr<const FilterChain>> buildFilterChain(const std::vector<FilterSpec>& specs,
+                                                            const FilterRegistry& registry) {
+  std::vector<FilterChain::Stage> stages;
+  std::string errors;
+  for (const FilterSpec& spec : specs) {
+    // A disabled entry is not built at all: operators disable a stage to take it out, and its
+    // config may be half-written.
+    if (!spec.enabled) continue;
+    auto factory = registry.build(spec);
+    if (!factory.ok()) {
+      if (!errors.empty()) errors += '\n';
+      errors += factory.error().message;
+      continue;
+    }
+    stages.push_back({spec.filter, spec.file, spec.line, std::move(factory).value()});
+  }
+  if (!errors.empty()) return makeError("config", std::move(errors));
+  return std::shared_ptr<const FilterChain>(std::make_shared<FilterChain>(std::move(stages)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConnectionFilterChain
+
+ConnectionFilterChain::ConnectionFilterChain(std::shared_ptr<const FilterChain> chain,
+                                             size_t max_peek_bytes)
+    : chain_(std::move(chain)), max_peek_bytes_(max_peek_bytes) {
+  if (chain_ == nullptr) return;
+  for (const auto& entry : chain_->entries()) {
+    if (auto filter = entry.factory().createConnectionFilter()) {
+      stages_.push_back({&entry, std::move(filter)});
+    }
+  }
+}
+
+ConnectionFilterChain::~ConnectionFilterChain() = default;
+
+Verdict ConnectionFilterChain::run(ConnectionInfo& conn, std::span<const uint8_t> peeked,
+                                   bool no_more_data) {
+  if (decided_) return decision_;
+  while (next_ < stages_.size()) {
+    Stage& stage = stages_[next_];
+    Verdict v = stage.filter->onConnection(conn, peeked);
+    stage.entry->record(v.action);
+    switch (v.action) {
+      case Action::Continue:
+        ++next_;
+        break;
+      case Action::NeedMoreData:
+        // Past the bound (or with nothing more to come) the filter decides on what it has.
+        if (no_more_data || peeked.size() >= max_peek_bytes_) {
+          ++next_;
+          break;
+        }
+        return v;
+      case Action::Bypass:
+        conn.bypassed = true;
+        decided_ = true;
+        decision_ = std::move(v);
+        return decision_;
+      case Action::Block:
+        decided_ = true;
+        decision_ = withBlockStatus(std::move(v));
+        return decision_;
+    }
+  }
+  decided_ = true;
+  decision_ = Verdict::next();
+  return decision_;
+}
+
+void ConnectionFilterChain::close(const ConnectionInfo& conn) {
+  if (closed_) return;
+  closed_ = true;
+  for (auto& stage : stages_) stage.filter->onConnectionClose(conn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// StreamFilterChain
+//
+// Model: per direction, bytes enter at stage 0 and flow stage by stage. A stage answering
+// NeedMoreData keeps what reached it (Side::pending) and the flow stops there; the next bytes
+// flow from stage 0 again, and on reaching a holding stage are appended to what it holds, and it
+// is called with the lot. So the further down the chain bytes are, the older they are: releasing
+// everything at once (Bypass, fail-open) emits stages from the last to the first.
+//
+// Held headers travel the same way: a stage answering NeedMoreData to headers is their holder;
+// when body bytes first get past it (it continues, or is skipped), the header phases of the
+// stages after it run, before those stages see any body. Hence bytes that reach the end of the
+// chain always come after headers that passed every stage.
+
+StreamFilterChain::StreamFilterChain(std::shared_ptr<const FilterChain> chain,
+                                     uint64_t max_inspect_body_bytes, FailMode fail_mode)
+    : chain_(std::move(chain)),
+      max_inspect_body_bytes_(max_inspect_body_bytes),
+      fail_mode_(fail_mode) {
+  request_.request = true;
+  response_.request = false;
+  if (chain_ == nullptr) return;
+  for (const auto& entry : chain_->entries()) {
+    if (auto filter = entry.factory().createStreamFilter()) {
+      stages_.push_back({&entry, std::move(filter), false});
+    }
+  }
+}
+
+StreamFilterChain::~StreamFilterChain() = default;
+
+Verdict StreamFilterChain::requestHeaders(StreamInfo& s, Headers& headers, bool end_stream) {
+  return headersPhase(request_, s, headers, end_stream);
+}
+
+Verdict StreamFilterChain::requestBody(StreamInfo& s, Buffer& chunk, bool end_stream) {
+  return bodyPhase(request_, s, chunk, end_stream);
+}
+
+Verdict StreamFilterChain::responseHeaders(StreamInfo& s, Headers& headers, bool end_stream) {
+  return headersPhase(response_, s, headers, end_stream);
+}
+
+Verdict StreamFilterChain::responseBody(StreamInfo& s, Buffer& chunk, bool end_stream) {
+  return bodyPhase(response_, s, chunk, end_stream);
+}
+
+void StreamFilterChain::complete(StreamInfo& s) {
+  if (completed_) return;
+  completed_ = true;
+  dropBuffered(request_);
+  dropBuffered(response_);
+  for (auto& stage : stages_) stage.filter->onComplete(s);
+}
+
+Verdict StreamFilterChain::headersPhase(Side& side, StreamInfo& s, Headers& headers,
+                                        bool end_stream) {
+  if (blocked_) return block_;
+  if (bypassed_) return Verdict::bypass();
+  return runHeaders(side, s, 0, headers, end_stream);
+}
+
+Verdict StreamFilterChain::bodyPhase(Side& side, StreamInfo& s, Buffer& chunk, bool end_stream) {
+  if (blocked_) {
+    chunk.clear();
+    return block_;
+  }
+  if (bypassed_) return Verdict::bypass();
+  if (stages_.empty()) return Verdict::next();
+  // flow() moves `chunk` on (to out_ or to a holding stage): it is empty here until refilled.
+  Verdict v = flow(side, s, 0, chunk, end_stream, out_);
+  if (v.action == Action::Block) {
+    chunk.clear();
+    out_.clear();
+    return v;
+  }
+  chunk.moveFrom(out_);
+  // A fail-open release can let older bytes out while newer ones are held again: those go now.
+  if (v.action == Action::NeedMoreData && !chunk.empty()) return Verdict::next();
+  return v;
+}
+
+Verdict StreamFilterChain::runHeaders(Side& side, StreamInfo& s, size_t from, Headers& headers,
+                                      bool end_stream) {
+  for (size_t i = from; i < stages_.size(); ++i) {
+    if (stages_[i].skipped) continue;
+    Verdict v = callHeaders(side, i, s, headers, end_stream);
+    switch (v.action) {
+      case Action::Continue:
+        break;
+      case Action::NeedMoreData:
+        if (end_stream) break;  // no body is coming: nothing to wait for
+        side.header_holder = i;
+        side.held_headers = &headers;
+        return v;
+      case Action::Block:
+        side.held_headers = nullptr;
+        side.header_holder = kNone;
+        return blockWith(s, i, std::move(v));
+      case Action::Bypass:
+        side.held_headers = nullptr;
+        side.header_holder = kNone;
+        bypassed_ = true;
+        s.verdict = v;
+        return v;
+    }
+  }
+  side.held_headers = nullptr;
+  side.header_holder = kNone;
+  return Verdict::next();
+}
+
+Verdict StreamFilterChain::flow(Side& side, StreamInfo& s, size_t from, Buffer& data,
+                                bool end_stream, Buffer& out) {
+  for (size_t i = from; i < stages_.size(); ++i) {
+    if (!stages_[i].skipped) {
+      bool was_holding = !side.holding.empty() && side.holding[i];
+      Buffer* handed = &data;
+      if (was_holding) {
+        if (buffered(side) + data.size() > max_inspect_body_bytes_) {
+          return overLimit(side, s, i, data, end_stream, out);
+        }
+        Buffer& held = pendingOf(side, i);
+        held.moveFrom(data);
+        handed = &held;
+      }
+      Verdict v = callBody(side, i, s, *handed, end_stream);
+      if (v.action == Action::NeedMoreData && !end_stream) {
+        if (!was_holding) {
+          if (buffered(side) + data.size() > max_inspect_body_bytes_) {
+            return overLimit(side, s, i, data, end_stream, out);
+          }
+          pendingOf(side, i).moveFrom(data);
+          side.holding[i] = true;
+        }
+        return v;
+      }
+      if (was_holding) {
+        data.moveFrom(pendingOf(side, i));
+        side.holding[i] = false;
+      }
+      if (v.action == Action::Block) {
+        dropBuffered(side);
+        return blockWith(s, i, std::move(v));
+      }
+      if (v.action == Action::Bypass) return bypassAll(s, side, i, data, out, v);
+    }
+    Verdict after = passed(side, s, i, data, out);
+    if (after.action == Action::Block || after.action == Action::Bypass) return after;
+  }
+  out.moveFrom(data);
+  return Verdict::next();
+}
+
+Verdict StreamFilterChain::passed(Side& side, StreamInfo& s, size_t stage, Buffer& data,
+                                  Buffer& out) {
+  if (stage != side.header_holder) return Verdict::next();
+  side.header_holder = kNone;
+  Verdict v = runHeaders(side, s, stage + 1, *side.held_headers, false);
+  if (v.action == Action::Block) {
+    dropBuffered(side);
+    return v;
+  }
+  if (v.action == Action::Bypass) return bypassAll(s, side, stage, data, out, v);
+  return Verdict::next();  // headers released, or held further down: the bytes go on
+}
+
+Verdict StreamFilterChain::overLimit(Side& side, StreamInfo& s, size_t stage, Buffer& data,
+                                     bool end_stream, Buffer& out) {
+  const std::string& name = stages_[stage].entry->name();
+  if (fail_mode_ == FailMode::Closed) {
+    stages_[stage].entry->recordOverLimit();
+    dropBuffered(side);
+    std::string reason = std::string(side.request ? "request" : "response") +
+                         " body exceeds max_inspect_body_bytes (" +
+                         std::to_string(max_inspect_body_bytes_) + " bytes), which filter '" +
+                         name + "' must see whole";
+    return blockWith(s, stage, Verdict::block(side.request ? 413 : 502, std::move(reason)));
+  }
+
+  // Fail open: every stage holding for this direction gives up, and what it held goes on through
+  // the stages after it, oldest bytes (furthest down the chain) first.
+  s.inspection_skipped = true;
+  pendingOf(side, stage).moveFrom(data);
+  side.holding[stage] = true;
+  for (size_t i = stage; i < stages_.size(); ++i) {
+    if (side.holding[i] || i == side.header_holder) {
+      if (!stages_[i].skipped) stages_[i].entry->recordOverLimit();
+      stages_[i].skipped = true;
+    }
+  }
+  Verdict last = Verdict::next();
+  for (size_t i = stages_.size(); i-- > stage;) {
+    if (!side.holding[i]) continue;
+    side.holding[i] = false;
+    Buffer released;
+    released.moveFrom(pendingOf(side, i));
+    Verdict v = passed(side, s, i, released, out);
+    if (v.action == Action::Block || v.action == Action::Bypass) return v;
+    // Only the newest bytes (those at `stage`) carry the end of the stream.
+    last = flow(side, s, i + 1, released, i == stage && end_stream, out);
+    if (last.action == Action::Block || last.action == Action::Bypass) return last;
+  }
+  return last;
+}
+
+Verdict StreamFilterChain::bypassAll(StreamInfo& s, Side& side, size_t stage, Buffer& data,
+                                     Buffer& out, const Verdict& verdict) {
+  bypassed_ = true;
+  s.verdict = verdict;
+  side.held_headers = nullptr;
+  side.header_holder = kNone;
+  // Bytes held further down are older than `data`; bytes held before `stage` (only during a
+  // fail-open release) are newer.
+  for (size_t i = side.pending.size(); i-- > stage + 1;) {
+    if (side.pending[i]) out.moveFrom(*side.pending[i]);
+  }
+  out.moveFrom(data);
+  for (size_t i = std::min(stage, side.pending.size()); i-- > 0;) {
+    if (side.pending[i]) out.moveFrom(*side.pending[i]);
+  }
+  side.holding.assign(side.holding.size(), false);
+  return verdict;
+}
+
+Verdict StreamFilterChain::blockWith(StreamInfo& s, size_t stage, Verdict verdict) {
+  blocked_ = true;
+  block_ = withBlockStatus(std::move(verdict));
+  s.verdict = block_;
+  s.blocked_by = stages_[stage].entry->name();
+  return block_;
+}
+
+Verdict StreamFilterChain::callHeaders(Side& side, size_t stage, StreamInfo& s, Headers& h,
+                                       bool end_stream) {
+  Stage& st = stages_[stage];
+  Verdict v = side.request ? st.filter->onRequestHeaders(s, h, end_stream)
+                           : st.filter->onResponseHeaders(s, h, end_stream);
+  st.entry->record(v.action);
+  return v;
+}
+
+Verdict StreamFilterChain::callBody(Side& side, size_t stage, StreamInfo& s, Buffer& b,
+                                    bool end_stream) {
+  Stage& st = stages_[stage];
+  Verdict v = side.request ? st.filter->onRequestBody(s, b, end_stream)
+                           : st.filter->onResponseBody(s, b, end_stream);
+  st.entry->record(v.action);
+  return v;
+}
+
+Buffer& StreamFilterChain::pendingOf(Side& side, size_t stage) {
+  // Allocated on the first hold: most exchanges never buffer.
+  if (side.pending.empty()) {
+    side.pending.resize(stages_.size());
+    side.holding.assign(stages_.size(), false);
+  }
+  if (!side.pending[stage]) side.pending[stage] = std::make_unique<Buffer>();
+  return *side.pending[stage];
+}
+
+uint64_t StreamFilterChain::buffered(const Side& side) const {
+  uint64_t total = 0;
+  for (const auto& p : side.pending) {
+    if (p) total += p->size();
+  }
+  return total;
+}
+
+void StreamFilterChain::dropBuffered(Side& side) {
+  for (auto& p : side.pending) {
+    if (p) p->clear();
+  }
+  side.holding.assign(side.holding.size(), false);
+  side.held_headers = nullptr;
+  side.header_holder = kNone;
+}
+
+}  // namespace aiw

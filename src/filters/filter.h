@@ -1,0 +1,113 @@
+// The filter interface (DESIGN.md "The filter interface"). Filters never touch sockets: they
+// read and change a codec-neutral view of a connection or an HTTP exchange and return a
+// Verdict; the chain (chain.h) and the listeners do the I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/headers.h"
+
+namespace aiw {
+
+enum class Action : uint8_t {
+  Continue,      // next filter
+  NeedMoreData,  // call me again with more (peeked bytes, or the body buffered so far)
+  Bypass,        // stop inspecting: tunnel (connection) / pass the rest unchanged (stream)
+  Block,         // the chain sends the reply (status + reason); the filter writes nothing
+};
+
+struct Verdict {
+  Action action = Action::Continue;
+  uint16_t status = 0;  // for Block: the HTTP status to answer with (403 when 0)
+  std::string reason;
+
+  static Verdict next() { return {}; }
+  static Verdict needMoreData() { return {Action::NeedMoreData, 0, {}}; }
+  static Verdict bypass() { return {Action::Bypass, 0, {}}; }
+  static Verdict block(uint16_t status, std::string reason) {
+    return {Action::Block, status, std::move(reason)};
+  }
+};
+
+enum class TrafficClass : uint8_t { Unknown, Ai, Chatty };
+
+// Facts about one downstream connection, shared by the connection filters.
+struct ConnectionInfo {
+  std::string listener;       // listener name
+  std::string client;         // "ip:port" of the downstream peer
+  std::string target_host;    // CONNECT authority host (lower-case), or absolute-form host
+  uint16_t target_port = 0;
+  bool is_connect = false;    // CONNECT tunnel request (vs absolute-form plain HTTP)
+  std::string sni;            // from the TLS ClientHello, when there is one
+  std::vector<std::string> alpn;
+  TrafficClass traffic_class = TrafficClass::Unknown;
+  bool intercept = false;     // decided by the classifier: decrypt and inspect
+  bool bypassed = false;      // turned into a blind tunnel
+};
+
+// Facts about one HTTP exchange (an HTTP/1 message pair or an HTTP/2 stream).
+struct StreamInfo {
+  const ConnectionInfo* connection = nullptr;  // outlives the stream: owned by the connection
+  uint64_t id = 0;                             // unique per process
+  std::string method;
+  std::string scheme;     // "http" / "https"
+  std::string authority;  // host[:port]
+  std::string path;       // origin-form path + query
+  std::string protocol;   // "HTTP/1.1", "HTTP/2"
+  uint16_t status = 0;    // response status sent downstream
+  Verdict verdict;        // the decision taken for the exchange (Block or Bypass; else Continue)
+  std::string blocked_by; // filter that blocked, if any
+  // A filter that wanted the whole body could not see it (larger than max_inspect_body_bytes
+  // with fail_mode: open): the body was passed uninspected, and the reporter says so.
+  bool inspection_skipped = false;
+  std::string error;      // error code when the exchange failed (upstream_connect, ...)
+  uint64_t bytes_in = 0;   // request body bytes received from downstream
+  uint64_t bytes_out = 0;  // response body bytes sent downstream
+  std::chrono::steady_clock::time_point started{};
+  std::chrono::steady_clock::time_point finished{};
+};
+
+class ConnectionFilter {
+ public:
+  virtual ~ConnectionFilter() = default;
+  // Runs once the connection's target is known (after CONNECT / the first request line), with
+  // the bytes peeked so far (the TLS ClientHello for a CONNECT, possibly partial). NeedMoreData
+  // asks to be called again with more peeked bytes, up to the chain's bound (then the chain
+  // takes it as Continue). Block refuses the connection; Bypass makes it a blind tunnel.
+  virtual Verdict onConnection(ConnectionInfo& conn, std::span<const uint8_t> peeked) = 0;
+  // Runs when the connection closes, whatever happened to it.
+  virtual void onConnectionClose(const ConnectionInfo& /*conn*/) {}
+};
+
+class StreamFilter {
+ public:
+  virtual ~StreamFilter() = default;
+  // Each phase runs once per event in the exchange, in chain order (StreamFilterChain, chain.h).
+  // NeedMoreData on a headers phase holds the headers until this filter lets the body through
+  // (its body phase returns Continue); on a body phase it buffers the chunk and calls again with
+  // everything buffered so far plus the new bytes (up to max_inspect_body_bytes), end_stream set
+  // on the last call. NeedMoreData when end_stream is already true counts as Continue.
+  // A filter changes the exchange by editing the Headers& / Buffer& it is handed.
+  virtual Verdict onRequestHeaders(StreamInfo&, Headers&, bool /*end_stream*/) { return {}; }
+  virtual Verdict onRequestBody(StreamInfo&, Buffer& /*chunk*/, bool /*end_stream*/) { return {}; }
+  virtual Verdict onResponseHeaders(StreamInfo&, Headers&, bool /*end_stream*/) { return {}; }
+  virtual Verdict onResponseBody(StreamInfo&, Buffer& /*chunk*/, bool /*end_stream*/) { return {}; }
+  // Always runs once at the end of the exchange, also after Block or Bypass.
+  virtual void onComplete(const StreamInfo&) {}
+};
+
+// One per filters.d file; immutable after load, shared by all workers.
+class FilterFactory {
+ public:
+  virtual ~FilterFactory() = default;
+  virtual std::unique_ptr<ConnectionFilter> createConnectionFilter() { return nullptr; }
+  virtual std::unique_ptr<StreamFilter> createStreamFilter() { return nullptr; }
+};
+
+}  // namespace aiw

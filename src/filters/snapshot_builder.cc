@@ -1,0 +1,23 @@
+#include "filters/snapshot_builder.h"
+
+#include "filters/builtin_filters.h"
+#include "filters/chain.h"
+#include "filters/registry.h"
+
+namespace aiw {
+
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation) {
+  // The registry is rebuilt per call: builds are rare (start-up, reload) and this keeps it
+  // free of global state.
+  FilterRegistry registry;
+  registerBuiltinFilters(registry);
+  auto chain = buildFilterChain(config.filters, registry);
+  if (!chain.ok()) return chain.error();
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = std::move(config);
+  snap->chain = std::move(chain.value());
+  snap->generation = generation;
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace aiw

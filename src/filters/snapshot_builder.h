@@ -1,0 +1,16 @@
+// Builds the immutable Snapshot from a loaded Config: the filter chain is made from the
+// builtin registry, so every filter's own config is validated here (start-up, `check`,
+// reloads and admin updates all come through this one function).
+#pragma once
+
+#include <memory>
+
+#include "core/config.h"
+#include "core/result.h"
+#include "core/snapshot.h"
+
+namespace aiw {
+
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation);
+
+}  // namespace aiw

@@ -1,0 +1,495 @@
+// ForwardSession, downstream side: reading requests, exchanges and their filters, writing
+// responses, CONNECT tunnels. The upstream side is in forward_upstream.cc.
+#include "listeners/forward_session.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "admin/admin_routes.h"
+#include "core/log.h"
+#include "http/http1_writer.h"
+#include "listeners/forward_session_impl.h"
+
+namespace aiw {
+
+namespace {
+
+// Bytes queued toward one side before reading from the other side pauses (back-pressure).
+constexpr size_t kHighWater = 1 << 20;
+
+void onDownReadCb(bufferevent*, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onDownstreamRead();
+}
+void onDownWriteCb(bufferevent*, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onDownstreamWrite();
+}
+void onDownEventCb(bufferevent*, short what, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onDownstreamEvent(what);
+}
+void onHeaderTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onHeaderTimeout();
+}
+
+timeval toTimeval(uint32_t ms) {
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+}  // namespace
+
+void startForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd,
+                         std::string peer) {
+  auto session = std::make_unique<ForwardSession>(worker, listener, std::move(fd), std::move(peer));
+  auto* raw = session.get();
+  worker.adopt(std::move(session));
+  raw->start();
+}
+
+ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd,
+                               std::string peer)
+    : worker_(worker),
+      snapshot_(worker.snapshot()),
+      fd_(std::move(fd)),
+      parser_(Http1Parser::Type::Request, *this, snapshot_->config.limits.max_header_bytes) {
+  conn_.listener = listener.name;
+  conn_.client = std::move(peer);
+}
+
+ForwardSession::~ForwardSession() {
+  if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
+}
+
+void ForwardSession::start() {
+  down_.reset(bufferevent_socket_new(worker_.base(), fd_.get(), 0));
+  if (!down_) {
+    closeSession();
+    return;
+  }
+  bufferevent_setcb(down_.get(), onDownReadCb, onDownWriteCb, onDownEventCb, this);
+  bufferevent_enable(down_.get(), EV_READ | EV_WRITE);
+  header_timer_.reset(evtimer_new(worker_.base(), onHeaderTimeoutCb, this));
+  armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
+}
+
+void ForwardSession::armHeaderTimer(uint32_t ms) {
+  if (ms == 0) return;
+  timeval tv = toTimeval(ms);
+  evtimer_add(header_timer_.get(), &tv);
+}
+
+void ForwardSession::drain() {
+  draining_ = true;
+  if (tunnel_) return;  // tunnels run until they end or the drain deadline
+  if (!ex_ && !tunnel_connect_ && !parser_.messageInProgress()) {
+    closeSession();  // idle keep-alive connection
+    return;
+  }
+  close_after_response_ = true;
+}
+
+void ForwardSession::closeSession() {
+  if (closed_) return;
+  closed_ = true;
+  if (header_timer_) evtimer_del(header_timer_.get());
+  if (ex_) {
+    if (ex_->filters) ex_->filters->complete(ex_->info);
+    ex_->filters.reset();
+    ex_->connecting.reset();
+    if (ex_->upstream) ex_->upstream.reset();  // an unfinished exchange: never pooled
+  }
+  tunnel_connect_.reset();
+  if (down_) bufferevent_disable(down_.get(), EV_READ | EV_WRITE);
+  worker_.release(this);  // destroyed on the next loop turn
+}
+
+// ---- downstream reading ----------------------------------------------------------------------
+
+void ForwardSession::onDownstreamRead() {
+  if (closed_) return;
+  if (waiting_for_head_ && !parser_.messageInProgress() && ex_ == nullptr) {
+    // First byte of a new request on a kept-alive connection: the header deadline starts now.
+    armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
+  }
+  parseDownstream();
+}
+
+void ForwardSession::parseDownstream() {
+  if (closed_ || in_parse_) return;
+  in_parse_ = true;
+  evbuffer* input = bufferevent_get_input(down_.get());
+  while (!closed_ && evbuffer_get_length(input) > 0 &&
+         parser_.state() == Http1ParserState::Ready) {
+    evbuffer_iovec vec;
+    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
+    auto r = parser_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    if (!r.ok()) {
+      MetricsShard::bump(worker_.metrics().bad_requests);
+      in_parse_ = false;
+      sendErrorAndClose(parser_.errorStatus(), r.error().code, r.error().message);
+      return;
+    }
+    evbuffer_drain(input, r.value());
+    if (r.value() < vec.iov_len) break;  // paused, stopped or closed
+  }
+  in_parse_ = false;
+  if (closed_) return;
+  // Stop reading while the parser cannot take more (an exchange holds it) or a body is backed
+  // up toward the origin; onUpstreamWrite / finishExchange resume.
+  bool want_read = parser_.state() == Http1ParserState::Ready && !(ex_ && upstreamBackedUp());
+  if (want_read) {
+    bufferevent_enable(down_.get(), EV_READ);
+  } else {
+    bufferevent_disable(down_.get(), EV_READ);
+  }
+}
+
+void ForwardSession::onDownstreamEvent(short what) {
+  if (closed_) return;
+  if (what & BEV_EVENT_EOF) {
+    // The client is done sending. An exchange whose request is whole can still be answered
+    // (HTTP/1.0-style half-close); anything else ends here.
+    if (ex_ && ex_->request_complete && !ex_->response_complete) {
+      close_after_response_ = true;
+      bufferevent_disable(down_.get(), EV_READ);
+      return;
+    }
+    if (parser_.messageInProgress() && !ex_) {
+      MetricsShard::bump(worker_.metrics().bad_requests);
+    }
+  }
+  closeSession();  // EOF, error or reset
+}
+
+void ForwardSession::onHeaderTimeout() {
+  if (closed_ || ex_ || tunnel_ || tunnel_connect_) return;
+  if (!parser_.messageInProgress() && !waiting_for_head_) return;
+  MetricsShard::bump(worker_.metrics().header_timeouts);
+  if (parser_.messageInProgress()) {
+    log::info("request header timeout", {{"client", conn_.client}});
+    sendErrorAndClose(408, "header_timeout", "the request head did not arrive in time");
+  } else {
+    closeSession();  // idle keep-alive connection: close quietly
+  }
+}
+
+// ---- downstream writing ----------------------------------------------------------------------
+
+void ForwardSession::onDownstreamWrite() {
+  if (closed_) return;
+  if (close_after_response_ && !ex_ && !tunnel_connect_ &&
+      evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) {
+    closeSession();
+    return;
+  }
+  // The client caught up: let the origin's bytes flow again.
+  if (ex_ && ex_->upstream && ex_->response_parser &&
+      ex_->response_parser->state() == Http1ParserState::Paused && !downstreamBackedUp()) {
+    ex_->response_parser->resume();
+    bufferevent_enable(ex_->upstream->bev.get(), EV_READ);
+    parseUpstream();
+  }
+}
+
+bool ForwardSession::downstreamBackedUp() const {
+  return evbuffer_get_length(bufferevent_get_output(down_.get())) >= kHighWater;
+}
+
+void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
+                                       std::string_view message) {
+  if (closed_) return;
+  Buffer out;
+  writeJsonResponse(out, status, jsonError(code, message), Headers(), /*close_connection=*/true);
+  bufferevent_write_buffer(down_.get(), out.raw());
+  close_after_response_ = true;
+  if (ex_) {
+    ex_->info.status = status;
+    ex_->info.error = std::string(code);
+    MetricsShard::bump(worker_.metrics().errors);
+    ex_->failed = true;
+    finishExchange();
+  }
+  // No more requests are read: the parser stopped (or paused) in the callback that got us here,
+  // and reading is off for good.
+  bufferevent_disable(down_.get(), EV_READ);
+  waiting_for_head_ = false;
+  evtimer_del(header_timer_.get());
+  onDownstreamWrite();  // closes at once if nothing is queued
+  if (!closed_) bufferevent_enable(down_.get(), EV_WRITE);
+}
+
+void ForwardSession::sendBlocked(const Verdict& v) {
+  uint16_t status = v.status != 0 ? v.status : 403;
+  MetricsShard::bump(worker_.metrics().blocked);
+  if (ex_) ex_->info.verdict = v;
+  std::string code = status == 413 ? "body_too_large" : "blocked";
+  Buffer out;
+  Headers extra;
+  extra.add("x-aiwarden-decision", "blocked");
+  writeJsonResponse(out, status, jsonError(code, v.reason), extra, /*close_connection=*/true);
+  bufferevent_write_buffer(down_.get(), out.raw());
+  close_after_response_ = true;
+  if (ex_) {
+    ex_->info.status = status;
+    finishExchange();
+  }
+  bufferevent_disable(down_.get(), EV_READ);
+  onDownstreamWrite();
+}
+
+void ForwardSession::writeDownstreamBody(Buffer& chunk) {
+  if (chunk.empty()) return;
+  ex_->info.bytes_out += chunk.size();
+  evbuffer* out = bufferevent_get_output(down_.get());
+  if (ex_->downstream_framing == BodyFraming::Chunked) {
+    Buffer framed;
+    appendChunk(framed, chunk);
+    evbuffer_add_buffer(out, framed.raw());
+  } else {
+    evbuffer_add_buffer(out, chunk.raw());
+  }
+}
+
+// ---- request parser events -------------------------------------------------------------------
+
+HeadAction ForwardSession::onRequestHead(RequestHead& head) {
+  evtimer_del(header_timer_.get());
+  waiting_for_head_ = false;
+  if (head.isConnect()) {
+    beginConnect(head);
+    return HeadAction::Stop;
+  }
+  beginExchange(head);
+  return ex_ ? HeadAction::Continue : HeadAction::Stop;
+}
+
+void ForwardSession::beginExchange(RequestHead& head) {
+  auto url = parseAbsoluteUrl(head.target);
+  if (!url.ok()) {
+    if (!head.target.empty() && head.target[0] == '/') {
+      sendErrorAndClose(400, "not_a_proxy_request",
+                        "this is a forward proxy: send an absolute URL (GET http://host/path) "
+                        "or CONNECT host:port");
+    } else {
+      sendErrorAndClose(400, "bad_url", url.error().message);
+    }
+    return;
+  }
+  if (url->scheme != "http") {
+    sendErrorAndClose(501, "unsupported_scheme",
+                      "absolute-form " + url->scheme + ":// requests are not proxied; use "
+                      "CONNECT for https");
+    return;
+  }
+  ex_ = std::make_unique<Exchange>(*this);
+  Exchange& ex = *ex_;
+  ex.info.connection = &conn_;
+  ex.info.id = worker_.runtime().next_stream_id.fetch_add(1, std::memory_order_relaxed);
+  ex.info.started = std::chrono::steady_clock::now();
+  ex.info.method = head.method;
+  ex.info.scheme = url->scheme;
+  ex.info.authority = url->authority.hostPort();
+  ex.info.path = url->path;
+  ex.info.protocol = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  ex.url = std::move(url.value());
+  ex.pool_key = ex.url.scheme + "://" + ex.url.authority.hostPort();
+  ex.head_request = head.method == "HEAD";
+  ex.request = std::move(head);
+  conn_.target_host = ex.url.authority.host;
+  conn_.target_port = ex.url.authority.port;
+
+  // What goes upstream: origin-form target, Host from the URL (RFC 9112 §3.2.2), no hop-by-hop
+  // fields, our Via. The body keeps its framing (chunks are re-encoded as they pass).
+  RequestHead& rq = ex.request;
+  if (!ex.request.keep_alive || draining_) close_after_response_ = true;
+  removeHopByHopHeaders(rq.headers);
+  rq.headers.remove("x-proxy-token");  // the admin secret never leaves the machine
+  rq.headers.set("Host", ex.url.hostHeader());
+  addVia(rq.headers, rq.version_minor == 0 ? "1.0" : "1.1", "aiwarden");
+  rq.target = ex.url.path;
+  ex.upstream_framing = rq.framing;
+
+  if (snapshot_->chain && !snapshot_->chain->empty()) {
+    const auto& c = snapshot_->config;
+    ex.filters = std::make_unique<StreamFilterChain>(snapshot_->chain, c.limits.max_inspect_body_bytes,
+                                                     c.fail_mode);
+    if (ex.filters->empty()) ex.filters.reset();
+  }
+  if (ex.filters) {
+    Verdict v = ex.filters->requestHeaders(ex.info, rq.headers, !rq.hasBody());
+    if (v.action == Action::Block) {
+      sendBlocked(v);
+      return;
+    }
+    ex.request_held = v.action == Action::NeedMoreData;
+  }
+  if (!rq.hasBody()) ex.request_complete = true;
+  if (!ex.request_held) acquireUpstream();
+}
+
+FlowAction ForwardSession::onBody(const char* data, size_t len) {
+  if (!ex_ || ex_->failed) return FlowAction::Continue;
+  ex_->info.bytes_in += len;
+  Buffer chunk;
+  chunk.append(data, len);
+  forwardRequestBody(chunk);
+  if (closed_ || !ex_) return FlowAction::Pause;
+  return upstreamBackedUp() ? FlowAction::Pause : FlowAction::Continue;
+}
+
+void ForwardSession::forwardRequestBody(Buffer& chunk) {
+  Exchange& ex = *ex_;
+  if (ex.filters) {
+    Verdict v = ex.filters->requestBody(ex.info, chunk, false);
+    if (v.action == Action::Block) {
+      sendBlocked(v);
+      return;
+    }
+    if (v.action == Action::NeedMoreData) return;  // the chain keeps the bytes
+    if (ex.request_held) {
+      releaseHeldRequest(chunk);
+      return;
+    }
+  }
+  writeUpstreamBody(chunk);
+}
+
+// A filter held the request until it had seen the body; the (possibly rewritten) body is now
+// whole, so it goes upstream with an exact Content-Length.
+void ForwardSession::releaseHeldRequest(Buffer& body) {
+  Exchange& ex = *ex_;
+  ex.request_held = false;
+  ex.request.framing = BodyFraming::ContentLength;
+  ex.request.content_length = body.size();
+  ex.upstream_framing = BodyFraming::ContentLength;
+  ex.pending_body.moveFrom(body);
+  acquireUpstream();
+}
+
+FlowAction ForwardSession::onMessageComplete(Headers& /*trailers*/) {
+  if (ex_ && !ex_->failed) {
+    ex_->request_complete = true;
+    requestBodyDone();
+  }
+  // Hold any pipelined request until this exchange is over.
+  return FlowAction::Pause;
+}
+
+void ForwardSession::requestBodyDone() {
+  Exchange& ex = *ex_;
+  if (ex.filters && ex.request.hasBody()) {
+    Buffer last;
+    Verdict v = ex.filters->requestBody(ex.info, last, true);
+    if (v.action == Action::Block) {
+      sendBlocked(v);
+      return;
+    }
+    if (ex.request_held) {
+      releaseHeldRequest(last);
+    } else {
+      writeUpstreamBody(last);
+    }
+  }
+  if (ex_ && !closed_) writeUpstreamEnd();
+}
+
+// ---- the end of an exchange ------------------------------------------------------------------
+
+void ForwardSession::finishExchange() {
+  if (!ex_) return;
+  Exchange& ex = *ex_;
+  ex.info.finished = std::chrono::steady_clock::now();
+  auto& m = worker_.metrics();
+  MetricsShard::bump(m.calls);
+  m.recordLatency(std::chrono::duration_cast<std::chrono::microseconds>(ex.info.finished -
+                                                                       ex.info.started));
+  if (ex.filters) ex.filters->complete(ex.info);
+  // Whatever is left of the upstream side is torn down on the next loop turn via ex_'s
+  // destruction here: safe, since no parser of this exchange is on the stack when we get here
+  // (callers come from event handlers after feed() returned).
+  ex_.reset();
+  waiting_for_head_ = true;
+  if (close_after_response_ || draining_) {
+    close_after_response_ = true;
+    onDownstreamWrite();
+    return;
+  }
+  armHeaderTimer(snapshot_->config.upstream.idle_timeout_ms);
+  parser_.resume();
+  bufferevent_enable(down_.get(), EV_READ);
+  parseDownstream();  // a pipelined request may already be buffered
+}
+
+// ---- CONNECT ---------------------------------------------------------------------------------
+
+void ForwardSession::beginConnect(RequestHead& head) {
+  auto target = parseAuthorityForm(head.target);
+  if (!target.ok()) {
+    sendErrorAndClose(400, "bad_authority", target.error().message);
+    return;
+  }
+  connect_target_ = target.value();
+  conn_.is_connect = true;
+  conn_.target_host = connect_target_.host;
+  conn_.target_port = connect_target_.port;
+  if (snapshot_->chain && !snapshot_->chain->empty()) {
+    ConnectionFilterChain filters(snapshot_->chain, 16384);
+    // No interception yet: the decision is taken on the CONNECT authority alone.
+    Verdict v = filters.run(conn_, {}, /*no_more_data=*/true);
+    filters.close(conn_);
+    if (v.action == Action::Block) {
+      sendErrorAndClose(v.status ? v.status : 403, "blocked", v.reason);
+      return;
+    }
+    if (conn_.intercept && v.action != Action::Bypass) {
+      sendErrorAndClose(501, "interception_unavailable",
+                        "TLS interception is not available in this build; " +
+                            connect_target_.host + " cannot be inspected");
+      return;
+    }
+  }
+  bufferevent_disable(down_.get(), EV_READ);  // early bytes wait in the input buffer
+  const auto& up = snapshot_->config.upstream;
+  tunnel_connect_ = ConnectAttempt::start(
+      worker_.base(), worker_.resolver(), connect_target_.host, connect_target_.port,
+      up.connect_timeout_ms, [this](Result<UniqueFd> fd) { onTunnelUpstream(std::move(fd)); });
+}
+
+void ForwardSession::onTunnelUpstream(Result<UniqueFd> fd) {
+  tunnel_connect_.reset();
+  if (closed_) return;
+  if (!fd.ok()) {
+    uint16_t status = fd.error().code == "connect_timeout" ? 504 : 502;
+    MetricsShard::bump(worker_.metrics().errors);
+    sendErrorAndClose(status, fd.error().code, fd.error().message);
+    return;
+  }
+  startTunnel(std::move(fd.value()));
+}
+
+void ForwardSession::startTunnel(UniqueFd upstream) {
+  // The tunnel takes the raw sockets; the bufferevent's unread input (bytes the client sent
+  // after CONNECT) and unsent output (an earlier response still queued) move with it.
+  Buffer early_up, early_down;
+  early_up.moveFrom(bufferevent_get_input(down_.get()));
+  early_down.moveFrom(bufferevent_get_output(down_.get()));
+  early_down.append("HTTP/1.1 200 Connection Established\r\n\r\n");
+  down_.reset();
+  evtimer_del(header_timer_.get());
+  auto& m = worker_.metrics();
+  MetricsShard::bump(m.bypassed);
+  MetricsShard::bump(m.tunnels_active);
+  conn_.bypassed = true;
+  const uint32_t idle = snapshot_->config.upstream.idle_timeout_ms;
+  tunnel_ = std::make_unique<Tunnel>(worker_.base(), std::move(fd_), std::move(upstream),
+                                     early_up.toString(), early_down.toString(), idle,
+                                     [this](Tunnel& t) {
+                                       auto& mm = worker_.metrics();
+                                       MetricsShard::bump(mm.tunnel_bytes, t.bytesUp() + t.bytesDown());
+                                       mm.tunnels_active.store(
+                                           mm.tunnels_active.load(std::memory_order_relaxed) - 1,
+                                           std::memory_order_relaxed);
+                                       closeSession();
+                                     });
+}
+
+}  // namespace aiw

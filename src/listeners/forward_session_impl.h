@@ -1,0 +1,158 @@
+// Private to the forward listener: the ForwardSession class, implemented in
+// forward_session.cc (downstream side, exchanges, CONNECT) and forward_upstream.cc (the
+// upstream connection of an exchange).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/buffer.h"
+#include "core/c_handles.h"
+#include "core/config.h"
+#include "core/snapshot.h"
+#include "filters/chain.h"
+#include "filters/filter.h"
+#include "http/http1_parser.h"
+#include "http/message_utils.h"
+#include "listeners/worker.h"
+#include "upstream/connector.h"
+#include "upstream/pool.h"
+#include "upstream/tunnel.h"
+
+namespace aiw {
+
+class ForwardSession;
+
+// Response-side parser events, routed to the session (which is already the request parser's
+// callbacks object).
+class UpstreamParserEvents : public Http1ParserCallbacks {
+ public:
+  explicit UpstreamParserEvents(ForwardSession& s) : session_(s) {}
+  HeadAction onResponseHead(ResponseHead& head) override;
+  FlowAction onBody(const char* data, size_t len) override;
+  FlowAction onMessageComplete(Headers& trailers) override;
+
+ private:
+  ForwardSession& session_;  // owns this object
+};
+
+// One HTTP exchange on the session (HTTP/1.1: one at a time; pipelined requests wait).
+struct Exchange {
+  StreamInfo info;
+  RequestHead request;
+  AbsoluteUrl url;
+  std::string pool_key;
+  std::unique_ptr<StreamFilterChain> filters;  // null when the chain has no stream filters
+  bool request_held = false;       // a filter holds the request head until the body is whole
+  BodyFraming upstream_framing = BodyFraming::None;  // how the request body goes upstream
+
+  std::unique_ptr<ConnectAttempt> connecting;
+  std::unique_ptr<PooledConnection> upstream;
+  bool reused_connection = false;
+  bool upstream_head_sent = false;
+  Buffer pending_body;  // request body bytes waiting for the upstream connection
+  bool request_complete = false;   // the whole request has been read from downstream
+  bool request_sent = false;       // ... and written upstream (incl. the last chunk)
+  int retries_left = 1;            // a stale pooled connection is retried once (no body yet)
+
+  UpstreamParserEvents events;
+  std::unique_ptr<Http1Parser> response_parser;
+  bool response_started = false;   // a final response head went downstream
+  bool response_complete = false;
+  bool response_held = false;
+  BodyFraming downstream_framing = BodyFraming::None;
+  bool head_request = false;
+  bool failed = false;
+  bool informational = false;      // the last response head was 1xx: the final one follows
+  bool response_aborted = false;   // a filter blocked the response after its head went out
+  Verdict response_block;          // a filter blocked the response before anything went out
+  ResponseHead held_response;      // the response head a filter holds until the body is whole
+
+  explicit Exchange(ForwardSession& s) : events(s) {}
+};
+
+class ForwardSession final : public WorkerConnection, public Http1ParserCallbacks {
+ public:
+  ForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd, std::string peer);
+  ~ForwardSession() override;
+
+  void start();
+  void drain() override;
+
+  // libevent callbacks (forward_session.cc / forward_upstream.cc route them here).
+  void onDownstreamRead();
+  void onDownstreamWrite();
+  void onDownstreamEvent(short what);
+  void onHeaderTimeout();
+  void onUpstreamRead();
+  void onUpstreamWrite();
+  void onUpstreamEvent(short what);
+
+  // Request parser events.
+  HeadAction onRequestHead(RequestHead& head) override;
+  FlowAction onBody(const char* data, size_t len) override;
+  FlowAction onMessageComplete(Headers& trailers) override;
+
+  // Response parser events (via UpstreamParserEvents).
+  HeadAction onResponseHead(ResponseHead& head) override;
+  FlowAction onResponseBody(const char* data, size_t len);
+  FlowAction onResponseComplete();
+
+ private:
+  friend class UpstreamParserEvents;
+
+  // Downstream side.
+  void parseDownstream();
+  void sendErrorAndClose(uint16_t status, std::string_view code, std::string_view message);
+  void sendBlocked(const Verdict& v);
+  void armHeaderTimer(uint32_t ms);
+  void finishExchange();
+  void closeSession();
+  bool downstreamBackedUp() const;
+  void writeDownstreamBody(Buffer& chunk);
+
+  // Exchange setup.
+  void beginExchange(RequestHead& head);
+  void beginConnect(RequestHead& head);
+  void forwardRequestBody(Buffer& chunk);
+  void requestBodyDone();
+  void releaseHeldRequest(Buffer& body);
+
+  // Upstream side (forward_upstream.cc).
+  void acquireUpstream();
+  void onUpstreamConnected(Result<UniqueFd> fd);
+  void attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused);
+  void sendUpstreamHead();
+  void writeUpstreamBody(Buffer& chunk);
+  void writeUpstreamEnd();
+  void parseUpstream();
+  void afterUpstreamParse();
+  void upstreamFailed(const Error& error);
+  void writeResponseHeadDownstream(ResponseHead& head);
+  void releaseUpstream(bool reusable);
+  bool upstreamBackedUp() const;
+
+  // CONNECT.
+  void onTunnelUpstream(Result<UniqueFd> fd);
+  void startTunnel(UniqueFd upstream);
+
+  Worker& worker_;
+  std::shared_ptr<const Snapshot> snapshot_;  // the one this connection started with
+  ConnectionInfo conn_;
+  UniqueFd fd_;
+  BufferEventPtr down_;  // declared after fd_: destroyed first
+  Http1Parser parser_;
+  EventPtr header_timer_;
+  std::unique_ptr<Exchange> ex_;
+  std::unique_ptr<ConnectAttempt> tunnel_connect_;
+  Authority connect_target_;
+  std::unique_ptr<Tunnel> tunnel_;
+  bool waiting_for_head_ = true;  // between exchanges: the header timer is running
+  bool close_after_response_ = false;
+  bool draining_ = false;
+  bool closed_ = false;
+  bool in_parse_ = false;  // inside parseDownstream (guards re-entry)
+  bool in_upstream_parse_ = false;  // inside the response parser: the exchange must not go yet
+};
+
+}  // namespace aiw

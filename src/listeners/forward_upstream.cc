@@ -1,0 +1,407 @@
+// ForwardSession, upstream side: getting a connection to the origin (pooled or new), writing
+// the request, parsing the response and streaming it downstream with back-pressure.
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "core/log.h"
+#include "http/http1_writer.h"
+#include "listeners/forward_session_impl.h"
+
+namespace aiw {
+
+namespace {
+
+constexpr size_t kHighWater = 1 << 20;
+
+void onUpReadCb(bufferevent*, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onUpstreamRead();
+}
+void onUpWriteCb(bufferevent*, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onUpstreamWrite();
+}
+void onUpEventCb(bufferevent*, short what, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onUpstreamEvent(what);
+}
+
+uint16_t statusFor(const Error& e) {
+  return (e.code == "connect_timeout" || e.code == "upstream_timeout") ? 504 : 502;
+}
+
+}  // namespace
+
+HeadAction UpstreamParserEvents::onResponseHead(ResponseHead& head) {
+  return session_.onResponseHead(head);
+}
+FlowAction UpstreamParserEvents::onBody(const char* data, size_t len) {
+  return session_.onResponseBody(data, len);
+}
+FlowAction UpstreamParserEvents::onMessageComplete(Headers&) { return session_.onResponseComplete(); }
+
+// ---- getting a connection --------------------------------------------------------------------
+
+void ForwardSession::acquireUpstream() {
+  Exchange& ex = *ex_;
+  if (ex.retries_left > 0) {  // a retry always opens a fresh connection
+    if (auto pooled = worker_.pool().take(ex.pool_key)) {
+      MetricsShard::bump(worker_.metrics().upstream_reused);
+      attachUpstream(std::move(pooled), true);
+      return;
+    }
+  }
+  const auto& up = snapshot_->config.upstream;
+  ex.connecting = ConnectAttempt::start(
+      worker_.base(), worker_.resolver(), ex.url.authority.host, ex.url.authority.port,
+      up.connect_timeout_ms, [this](Result<UniqueFd> fd) { onUpstreamConnected(std::move(fd)); });
+}
+
+void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
+  if (closed_ || !ex_) return;
+  ex_->connecting.reset();  // safe: the attempt touches nothing after its callback
+  if (!fd.ok()) {
+    upstreamFailed(fd.error());
+    return;
+  }
+  MetricsShard::bump(worker_.metrics().upstream_connects);
+  auto conn = std::make_unique<PooledConnection>();
+  conn->key = ex_->pool_key;
+  conn->bev.reset(bufferevent_socket_new(worker_.base(), fd.value().release(), BEV_OPT_CLOSE_ON_FREE));
+  if (!conn->bev) {
+    upstreamFailed(makeError("connect_failed", "cannot set up the upstream connection"));
+    return;
+  }
+  attachUpstream(std::move(conn), false);
+}
+
+void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused) {
+  Exchange& ex = *ex_;
+  ex.upstream = std::move(conn);
+  ex.reused_connection = reused;
+  ex.upstream->requests++;
+  bufferevent* bev = ex.upstream->bev.get();
+  bufferevent_setcb(bev, onUpReadCb, onUpWriteCb, onUpEventCb, this);
+  // Write callbacks fire when the output drains below half the high-water mark: the moment to
+  // read more of the client's body.
+  bufferevent_setwatermark(bev, EV_WRITE, kHighWater / 2, 0);
+  const uint32_t req_timeout = snapshot_->config.upstream.request_timeout_ms;
+  timeval tv{static_cast<time_t>(req_timeout / 1000),
+             static_cast<suseconds_t>((req_timeout % 1000) * 1000)};
+  bufferevent_set_timeouts(bev, req_timeout ? &tv : nullptr, nullptr);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  ex.response_parser = std::make_unique<Http1Parser>(Http1Parser::Type::Response, ex.events,
+                                                     snapshot_->config.limits.max_header_bytes);
+  sendUpstreamHead();
+}
+
+void ForwardSession::sendUpstreamHead() {
+  Exchange& ex = *ex_;
+  Buffer out;
+  if (auto r = writeRequestHead(out, ex.request); !r.ok()) {
+    // Only a filter can have put an invalid field there: the parser admits none.
+    releaseUpstream(false);
+    sendErrorAndClose(400, r.error().code, r.error().message);
+    return;
+  }
+  bufferevent_write_buffer(ex.upstream->bev.get(), out.raw());
+  ex.upstream_head_sent = true;
+  if (!ex.pending_body.empty()) {
+    Buffer body;
+    body.moveFrom(ex.pending_body);
+    writeUpstreamBody(body);
+  }
+  writeUpstreamEnd();
+}
+
+// ---- request body ----------------------------------------------------------------------------
+
+void ForwardSession::writeUpstreamBody(Buffer& chunk) {
+  Exchange& ex = *ex_;
+  if (chunk.empty()) return;
+  if (!ex.upstream_head_sent) {
+    ex.pending_body.moveFrom(chunk);
+    return;
+  }
+  evbuffer* out = bufferevent_get_output(ex.upstream->bev.get());
+  if (ex.upstream_framing == BodyFraming::Chunked) {
+    Buffer framed;
+    appendChunk(framed, chunk);
+    evbuffer_add_buffer(out, framed.raw());
+  } else {
+    evbuffer_add_buffer(out, chunk.raw());
+  }
+}
+
+void ForwardSession::writeUpstreamEnd() {
+  Exchange& ex = *ex_;
+  if (!ex.request_complete || !ex.upstream_head_sent || ex.request_sent || ex.request_held) return;
+  if (ex.upstream_framing == BodyFraming::Chunked) {
+    Buffer last;
+    appendLastChunk(last);
+    bufferevent_write_buffer(ex.upstream->bev.get(), last.raw());
+  }
+  ex.request_sent = true;
+}
+
+bool ForwardSession::upstreamBackedUp() const {
+  if (!ex_) return false;
+  if (ex_->upstream && ex_->upstream_head_sent) {
+    return evbuffer_get_length(bufferevent_get_output(ex_->upstream->bev.get())) >= kHighWater;
+  }
+  return ex_->pending_body.size() >= kHighWater;
+}
+
+void ForwardSession::onUpstreamWrite() {
+  if (closed_ || !ex_) return;
+  // The origin took our bytes: read more of the request body if we had paused for it.
+  if (!ex_->request_complete && parser_.state() == Http1ParserState::Paused && !upstreamBackedUp()) {
+    parser_.resume();
+    bufferevent_enable(down_.get(), EV_READ);
+    parseDownstream();
+  }
+}
+
+// ---- response --------------------------------------------------------------------------------
+
+void ForwardSession::onUpstreamRead() { parseUpstream(); }
+
+void ForwardSession::parseUpstream() {
+  if (closed_ || !ex_ || !ex_->response_parser || in_upstream_parse_) return;
+  Exchange& ex = *ex_;
+  evbuffer* input = bufferevent_get_input(ex.upstream->bev.get());
+  in_upstream_parse_ = true;
+  while (evbuffer_get_length(input) > 0 && ex.response_parser->state() == Http1ParserState::Ready) {
+    evbuffer_iovec vec;
+    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
+    auto r = ex.response_parser->feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
+    if (!r.ok()) {
+      in_upstream_parse_ = false;
+      upstreamFailed(makeError("bad_response", "the origin sent an invalid response: " +
+                                                   r.error().message));
+      return;
+    }
+    evbuffer_drain(input, r.value());
+    if (r.value() < vec.iov_len) break;
+  }
+  in_upstream_parse_ = false;
+  afterUpstreamParse();
+}
+
+void ForwardSession::afterUpstreamParse() {
+  if (closed_ || !ex_) return;
+  Exchange& ex = *ex_;
+  if (ex.response_block.action == Action::Block) {
+    Verdict v = ex.response_block;
+    releaseUpstream(false);
+    sendBlocked(v);
+    return;
+  }
+  if (ex.response_aborted) {  // blocked midway: the client's response cannot be completed
+    closeSession();
+    return;
+  }
+  if (ex.response_complete) {
+    evbuffer* input = bufferevent_get_input(ex.upstream->bev.get());
+    bool reusable = ex.response_parser->responseHead().keep_alive && ex.request_sent &&
+                    evbuffer_get_length(input) == 0 && !draining_;
+    if (!ex.request_complete) close_after_response_ = true;  // can't resync the client stream
+    releaseUpstream(reusable);
+    finishExchange();
+    return;
+  }
+  if (ex.response_parser->state() == Http1ParserState::Paused) {
+    bufferevent_disable(ex.upstream->bev.get(), EV_READ);  // downstream is backed up
+  }
+}
+
+void ForwardSession::onUpstreamEvent(short what) {
+  if (closed_ || !ex_) return;
+  Exchange& ex = *ex_;
+  if ((what & BEV_EVENT_EOF) && ex.response_parser) {
+    // Deliver what is still buffered first, then tell the parser the origin is done.
+    parseUpstream();
+    if (closed_ || !ex_ || ex_->response_complete) return;
+    in_upstream_parse_ = true;
+    auto r = ex.response_parser->finish();
+    in_upstream_parse_ = false;
+    if (r.ok() && ex.response_complete) {
+      afterUpstreamParse();
+      return;
+    }
+    upstreamFailed(makeError("upstream_closed", "the origin closed the connection before the "
+                                                "response was complete"));
+    return;
+  }
+  if (what & BEV_EVENT_TIMEOUT) {
+    upstreamFailed(makeError("upstream_timeout", "the origin did not answer within "
+                                                 "request_timeout_ms"));
+    return;
+  }
+  upstreamFailed(makeError("upstream_reset", "the connection to the origin failed"));
+}
+
+void ForwardSession::upstreamFailed(const Error& error) {
+  Exchange& ex = *ex_;
+  releaseUpstream(false);
+  // A pooled connection the origin had already closed: try once more on a new one, if nothing
+  // of the exchange is lost by doing so (no response yet, no body streamed).
+  if (ex.reused_connection && !ex.response_started && ex.retries_left > 0 &&
+      !ex.request.hasBody() && error.code != "upstream_timeout" && error.code != "bad_response") {
+    ex.retries_left--;
+    ex.reused_connection = false;
+    ex.upstream_head_sent = false;
+    ex.request_sent = false;
+    ex.informational = false;
+    acquireUpstream();
+    return;
+  }
+  if (ex.response_started) {
+    // Part of the response went out: the only honest signal left is to cut the connection.
+    log::info("origin failed mid-response", {{"client", conn_.client}, {"error", error.message}});
+    MetricsShard::bump(worker_.metrics().errors);
+    closeSession();
+    return;
+  }
+  log::info("upstream error", {{"client", conn_.client},
+                               {"target", ex.info.authority},
+                               {"error", error.code},
+                               {"message", error.message}});
+  sendErrorAndClose(statusFor(error), error.code, error.message);
+}
+
+void ForwardSession::releaseUpstream(bool reusable) {
+  Exchange& ex = *ex_;
+  ex.response_parser.reset();
+  if (!ex.upstream) return;
+  if (reusable) {
+    worker_.pool().put(std::move(ex.upstream));
+  } else {
+    ex.upstream.reset();
+  }
+}
+
+HeadAction ForwardSession::onResponseHead(ResponseHead& head) {
+  Exchange& ex = *ex_;
+  ex.informational = head.isInformational();
+  if (ex.informational) {
+    // 100 Continue and 103 Early Hints go on to an HTTP/1.1 client; the final response follows.
+    if (ex.request.version_minor >= 1 && head.status != 101) {
+      removeHopByHopHeaders(head.headers);
+      head.framing = BodyFraming::None;
+      Buffer out;
+      if (writeResponseHead(out, head).ok()) bufferevent_write_buffer(down_.get(), out.raw());
+    }
+    return HeadAction::Continue;
+  }
+  if (ex.filters) {
+    const bool no_body = ex.head_request || head.framing == BodyFraming::None;
+    Verdict v = ex.filters->responseHeaders(ex.info, head.headers, no_body);
+    if (v.action == Action::Block) {
+      ex.response_block = v;
+      return HeadAction::Stop;
+    }
+    if (v.action == Action::NeedMoreData) {
+      ex.response_held = true;
+      ex.held_response = head;
+      return ex.head_request ? HeadAction::SkipBody : HeadAction::Continue;
+    }
+  }
+  writeResponseHeadDownstream(head);
+  return ex.head_request ? HeadAction::SkipBody : HeadAction::Continue;
+}
+
+void ForwardSession::writeResponseHeadDownstream(ResponseHead& head) {
+  Exchange& ex = *ex_;
+  const bool client_http10 = ex.request.version_minor == 0;
+  removeHopByHopHeaders(head.headers);
+  addVia(head.headers, head.version_minor == 0 ? "1.0" : "1.1", "aiwarden");
+  if (ex.head_request || head.framing == BodyFraming::None) {
+    ex.downstream_framing = BodyFraming::None;
+  } else if (head.framing == BodyFraming::ContentLength) {
+    ex.downstream_framing = BodyFraming::ContentLength;
+  } else if (!client_http10) {
+    ex.downstream_framing = BodyFraming::Chunked;  // chunked or until-close upstream
+    head.framing = BodyFraming::Chunked;
+  } else {
+    ex.downstream_framing = BodyFraming::UntilClose;  // HTTP/1.0 has no chunked coding
+    head.framing = BodyFraming::UntilClose;
+    close_after_response_ = true;
+  }
+  if (close_after_response_ || draining_) {
+    close_after_response_ = true;
+    head.headers.set("Connection", "close");
+  } else if (client_http10) {
+    head.headers.set("Connection", "keep-alive");
+  }
+  head.version_major = 1;
+  head.version_minor = 1;
+  Buffer out;
+  if (auto r = writeResponseHead(out, head); !r.ok()) {
+    ex.response_block = Verdict::block(502, "the response head cannot be forwarded: " +
+                                                r.error().message);
+    return;
+  }
+  bufferevent_write_buffer(down_.get(), out.raw());
+  ex.response_started = true;
+  ex.info.status = head.status;
+}
+
+FlowAction ForwardSession::onResponseBody(const char* data, size_t len) {
+  Exchange& ex = *ex_;
+  Buffer chunk;
+  chunk.append(data, len);
+  if (ex.filters) {
+    Verdict v = ex.filters->responseBody(ex.info, chunk, false);
+    if (v.action == Action::Block) {
+      if (ex.response_started) {
+        ex.response_aborted = true;
+      } else {
+        ex.response_block = v;
+      }
+      return FlowAction::Pause;
+    }
+    if (v.action == Action::NeedMoreData) return FlowAction::Continue;
+  }
+  if (ex.response_held) return FlowAction::Continue;  // cannot happen: held implies NeedMoreData
+  writeDownstreamBody(chunk);
+  return downstreamBackedUp() ? FlowAction::Pause : FlowAction::Continue;
+}
+
+FlowAction ForwardSession::onResponseComplete() {
+  Exchange& ex = *ex_;
+  if (ex.informational) {
+    ex.informational = false;
+    return FlowAction::Continue;  // the final response comes next
+  }
+  if (ex.filters && !ex.head_request) {
+    Buffer last;
+    Verdict v = ex.filters->responseBody(ex.info, last, true);
+    if (v.action == Action::Block) {
+      if (ex.response_started) {
+        ex.response_aborted = true;
+      } else {
+        ex.response_block = v;
+      }
+      return FlowAction::Pause;
+    }
+    if (ex.response_held) {
+      // The filter saw the whole body: the client gets it with an exact length.
+      ex.response_held = false;
+      ex.held_response.framing = BodyFraming::ContentLength;
+      ex.held_response.content_length = last.size();
+      writeResponseHeadDownstream(ex.held_response);
+    }
+    writeDownstreamBody(last);
+  } else if (ex.response_held) {
+    ex.response_held = false;
+    writeResponseHeadDownstream(ex.held_response);
+  }
+  if (ex.downstream_framing == BodyFraming::Chunked) {
+    Buffer end;
+    appendLastChunk(end);
+    bufferevent_write_buffer(down_.get(), end.raw());
+  }
+  ex.response_complete = true;
+  return FlowAction::Pause;  // nothing after this response belongs to it
+}
+
+}  // namespace aiw

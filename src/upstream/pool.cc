@@ -1,0 +1,66 @@
+#include "upstream/pool.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+namespace aiw {
+
+namespace {
+void onIdleRead(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<PooledConnection*>(arg);
+  c->pool->drop(c);  // an idle HTTP/1.1 origin has nothing to say: the connection is unusable
+}
+void onIdleEvent(bufferevent*, short, void* arg) noexcept {
+  auto* c = static_cast<PooledConnection*>(arg);
+  c->pool->drop(c);  // EOF, error or idle timeout
+}
+}  // namespace
+
+ConnectionPool::ConnectionPool(event_base* base, uint32_t idle_timeout_ms,
+                               size_t max_idle_per_origin)
+    : base_(base), idle_timeout_ms_(idle_timeout_ms), max_idle_per_origin_(max_idle_per_origin) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+std::unique_ptr<PooledConnection> ConnectionPool::take(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end() || it->second.empty()) return nullptr;
+  auto conn = std::move(it->second.back());
+  it->second.pop_back();
+  if (it->second.empty()) idle_.erase(it);
+  bufferevent_setcb(conn->bev.get(), nullptr, nullptr, nullptr, nullptr);
+  bufferevent_set_timeouts(conn->bev.get(), nullptr, nullptr);
+  bufferevent_disable(conn->bev.get(), EV_READ);
+  conn->pool = nullptr;
+  return conn;
+}
+
+void ConnectionPool::put(std::unique_ptr<PooledConnection> conn) {
+  auto& list = idle_[conn->key];
+  if (list.size() >= max_idle_per_origin_) {
+    list.pop_front();  // the oldest idle one goes
+  }
+  conn->pool = this;
+  auto* raw = conn.get();
+  bufferevent_setcb(raw->bev.get(), onIdleRead, nullptr, onIdleEvent, raw);
+  timeval tv{static_cast<time_t>(idle_timeout_ms_ / 1000),
+             static_cast<suseconds_t>((idle_timeout_ms_ % 1000) * 1000)};
+  bufferevent_set_timeouts(raw->bev.get(), idle_timeout_ms_ ? &tv : nullptr, nullptr);
+  bufferevent_enable(raw->bev.get(), EV_READ);
+  list.push_back(std::move(conn));
+}
+
+void ConnectionPool::drop(PooledConnection* conn) {
+  auto it = idle_.find(conn->key);
+  if (it == idle_.end()) return;
+  it->second.remove_if([conn](const auto& p) { return p.get() == conn; });
+  if (it->second.empty()) idle_.erase(it);
+}
+
+size_t ConnectionPool::idleCount() const {
+  size_t n = 0;
+  for (const auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+}  // namespace aiw

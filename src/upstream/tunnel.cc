@@ -1,0 +1,180 @@
+#include "upstream/tunnel.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace aiw {
+
+namespace {
+// 1 MiB pipes: fewer wake-ups per GB on bulk transfers (the kernel caps it to
+// /proc/sys/fs/pipe-max-size; a smaller pipe still works).
+constexpr int kPipeSize = 1 << 20;
+constexpr size_t kSpliceChunk = 1 << 20;
+
+void onIo(evutil_socket_t, short, void* arg) noexcept {
+  auto* d = static_cast<Tunnel::Direction*>(arg);
+  d->tunnel->pump(*d);
+}
+void onIdle(evutil_socket_t, short, void* arg) noexcept { static_cast<Tunnel*>(arg)->onIdleTimer(); }
+
+bool makePipe(UniqueFd& r, UniqueFd& w) {
+  int fds[2];
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+  r.reset(fds[0]);
+  w.reset(fds[1]);
+  ::fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);
+  return true;
+}
+}  // namespace
+
+Tunnel::Tunnel(event_base* base, UniqueFd downstream, UniqueFd upstream,
+               std::string to_upstream_first, std::string to_downstream_first,
+               uint32_t idle_timeout_ms, std::function<void(Tunnel&)> on_closed)
+    : base_(base),
+      downstream_(std::move(downstream)),
+      upstream_(std::move(upstream)),
+      idle_timeout_ms_(idle_timeout_ms),
+      on_closed_(std::move(on_closed)) {
+  up_.tunnel = this;
+  up_.src = downstream_.get();
+  up_.dst = upstream_.get();
+  up_.pending = std::move(to_upstream_first);
+  down_.tunnel = this;
+  down_.src = upstream_.get();
+  down_.dst = downstream_.get();
+  down_.pending = std::move(to_downstream_first);
+  for (Direction* d : {&up_, &down_}) {
+    if (!makePipe(d->pipe_r, d->pipe_w)) {
+      closed_ = true;  // reported by the first pump below
+    }
+    d->read_ev.reset(event_new(base_, d->src, EV_READ | EV_PERSIST, onIo, d));
+    d->write_ev.reset(event_new(base_, d->dst, EV_WRITE, onIo, d));
+  }
+  idle_ev_.reset(evtimer_new(base_, onIdle, this));
+  if (closed_) {
+    closed_ = false;
+    fail();
+    return;
+  }
+  armIdle();
+  pump(up_);
+  if (!closed_) pump(down_);
+}
+
+Tunnel::~Tunnel() = default;
+
+void Tunnel::armIdle() {
+  if (idle_timeout_ms_ == 0) return;
+  timeval tv{static_cast<time_t>(idle_timeout_ms_ / 1000),
+             static_cast<suseconds_t>((idle_timeout_ms_ % 1000) * 1000)};
+  evtimer_add(idle_ev_.get(), &tv);
+}
+
+void Tunnel::onIdleTimer() {
+  if (activity_) {  // re-arming per byte would cost a syscall per read; check lazily instead
+    activity_ = false;
+    armIdle();
+    return;
+  }
+  close();
+}
+
+// Moves as much as possible src → pipe → dst without blocking, then waits for whichever side
+// is not ready. Reading stops while the pipe holds bytes dst cannot take yet (back-pressure).
+void Tunnel::pump(Direction& d) {
+  if (closed_) return;
+  // Early bytes first.
+  while (!d.pending.empty()) {
+    ssize_t n = ::send(d.dst, d.pending.data(), d.pending.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      d.pending.erase(0, static_cast<size_t>(n));
+      d.bytes += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      event_del(d.read_ev.get());
+      event_add(d.write_ev.get(), nullptr);
+      return;
+    }
+    fail();
+    return;
+  }
+  for (;;) {
+    // Drain the pipe into dst.
+    while (d.in_pipe > 0) {
+      ssize_t n = ::splice(d.pipe_r.get(), nullptr, d.dst, nullptr, d.in_pipe,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d.in_pipe -= static_cast<size_t>(n);
+        d.bytes += static_cast<uint64_t>(n);
+        activity_ = true;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        event_del(d.read_ev.get());
+        event_add(d.write_ev.get(), nullptr);
+        return;
+      }
+      fail();  // dst reset or closed
+      return;
+    }
+    if (d.src_eof) {
+      if (!d.done) {
+        d.done = true;
+        ::shutdown(d.dst, SHUT_WR);
+        event_del(d.read_ev.get());
+        event_del(d.write_ev.get());
+      }
+      finishIfDone();
+      return;
+    }
+    // Fill the pipe from src.
+    ssize_t n = ::splice(d.src, nullptr, d.pipe_w.get(), nullptr, kSpliceChunk,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      d.in_pipe += static_cast<size_t>(n);
+      activity_ = true;
+      continue;
+    }
+    if (n == 0) {
+      d.src_eof = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      // Either src has nothing (wait for it) or the pipe is full (cannot be: it was drained).
+      event_del(d.write_ev.get());
+      event_add(d.read_ev.get(), nullptr);
+      return;
+    }
+    fail();
+    return;
+  }
+}
+
+void Tunnel::finishIfDone() {
+  if (up_.done && down_.done) close();
+}
+
+void Tunnel::fail() { close(); }
+
+void Tunnel::close() {
+  if (closed_) return;
+  closed_ = true;
+  for (Direction* d : {&up_, &down_}) {
+    if (d->read_ev) event_del(d->read_ev.get());
+    if (d->write_ev) event_del(d->write_ev.get());
+  }
+  if (idle_ev_) evtimer_del(idle_ev_.get());
+  // Both sockets close together: a reset on one side is a close on the other.
+  downstream_.reset();
+  upstream_.reset();
+  if (on_closed_) on_closed_(*this);
+}
+
+}  // namespace aiw

@@ -1,0 +1,66 @@
+// Tunnel: a blind byte pipe between a downstream and an upstream socket (CONNECT bypass).
+// Bytes move with splice(2) through a kernel pipe per direction, so they are never copied into
+// user space. A half-close in one direction is passed on (shutdown(SHUT_WR)) once the bytes
+// before it have been delivered; the tunnel ends when both directions are done, on an error
+// (both sockets closed together), or after idle_timeout_ms without traffic either way.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/c_handles.h"
+
+namespace aiw {
+
+class Tunnel {
+ public:
+  // `to_upstream_first`: bytes the client sent after the CONNECT head, read before the tunnel
+  // existed. `to_downstream_first`: bytes the client must get before any upstream byte (the
+  // "200 Connection Established" line). `on_closed` runs once when the tunnel has ended (from a
+  // libevent callback: the owner must defer destroying the tunnel to the loop).
+  Tunnel(event_base* base, UniqueFd downstream, UniqueFd upstream, std::string to_upstream_first,
+         std::string to_downstream_first, uint32_t idle_timeout_ms,
+         std::function<void(Tunnel&)> on_closed);
+  ~Tunnel();
+  Tunnel(const Tunnel&) = delete;
+  Tunnel& operator=(const Tunnel&) = delete;
+
+  // Ends the tunnel now (drain deadline, shutdown): both sockets closed.
+  void close();
+  bool closed() const { return closed_; }
+  uint64_t bytesUp() const { return up_.bytes; }
+  uint64_t bytesDown() const { return down_.bytes; }
+
+  // One direction: src → pipe → dst. Public for the C callbacks in tunnel.cc.
+  struct Direction {
+    Tunnel* tunnel = nullptr;
+    int src = -1;
+    int dst = -1;
+    UniqueFd pipe_r, pipe_w;
+    size_t in_pipe = 0;       // bytes spliced in, not yet out
+    std::string pending;      // early bytes written before splicing starts
+    bool src_eof = false;     // read side saw EOF
+    bool done = false;        // EOF passed on to dst
+    uint64_t bytes = 0;
+    EventPtr read_ev, write_ev;
+  };
+  void pump(Direction& d);
+  void onIdleTimer();
+
+ private:
+  void fail();
+  void finishIfDone();
+  void armIdle();
+
+  event_base* base_;
+  UniqueFd downstream_, upstream_;
+  Direction up_, down_;  // up_: downstream → upstream; down_: upstream → downstream
+  EventPtr idle_ev_;
+  uint32_t idle_timeout_ms_;
+  bool activity_ = false;
+  bool closed_ = false;
+  std::function<void(Tunnel&)> on_closed_;
+};
+
+}  // namespace aiw

@@ -1,7 +1,7 @@
 // aiwarden command line (SPEC.md §1): run / check / version.
 #include <event2/event.h>
+#include <llhttp.h>
 #include <nghttp2/nghttp2ver.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cstdio>
 #include <cstring>
@@ -100,8 +100,10 @@ int runCheck(const Cli& cli) {
 int runVersion() {
   std::printf("aiwarden %s\n", AIW_VERSION);
   std::printf("  libevent %s\n", event_get_version());
-  std::printf("  nghttp2 %s\n", NGHTTP2_VERSION);
-  std::printf("  yaml-cpp (Debian)\n");
+  std::printf("  llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+              LLHTTP_VERSION_PATCH);
+  std::printf("  nghttp2 %s (headers)\n", NGHTTP2_VERSION);
+  std::printf("  yaml-cpp %s\n", AIW_YAML_CPP_VERSION);
   return 0;
 }
 

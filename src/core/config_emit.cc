@@ -31,7 +31,7 @@ std::string normalizedKey(std::string_view key) {
 // Authorization). Matched by name because the loader does not know the filters' schemas.
 bool isSecretKey(std::string_view key) {
   static constexpr std::array<std::string_view, 12> kExact = {
-      "token",  "secret",  "password",  "passwd",  "authorization", "proxy_authorization",
+      "token",   "secret", "password",  "passwd", "authorization", "proxy_authorization",
       "api_key", "apikey", "x_api_key", "cookie", "credentials",   "private_key"};
   std::string k = normalizedKey(key);
   if (std::find(kExact.begin(), kExact.end(), k) != kExact.end()) return true;
@@ -43,8 +43,8 @@ bool isSecretKey(std::string_view key) {
 bool looksLikeNonString(std::string_view s) {
   if (s.empty()) return true;
   std::string lower = normalizedKey(s);
-  static constexpr std::array<std::string_view, 9> kWords = {
-      "~", "null", "true", "false", "yes", "no", "on", "off", "auto"};
+  static constexpr std::array<std::string_view, 9> kWords = {"~",  "null", "true", "false", "yes",
+                                                             "no", "on",   "off",  "auto"};
   if (std::find(kWords.begin(), kWords.end(), lower) != kWords.end()) return true;
   char* end = nullptr;
   std::string copy(s);
@@ -172,8 +172,7 @@ std::string configToYaml(const Config& c, bool mask_secrets) {
 
   out << YAML::Key << "upstream" << YAML::Value << YAML::BeginMap;
   emitKeyString(out, "ca_file", c.upstream.ca_file);
-  out << YAML::Key << "resolve" << YAML::Value << flowIfEmpty(c.upstream.resolve)
-      << YAML::BeginMap;
+  out << YAML::Key << "resolve" << YAML::Value << flowIfEmpty(c.upstream.resolve) << YAML::BeginMap;
   for (const auto& [from, to] : c.upstream.resolve) emitKeyValue(out, from.c_str(), to.toString());
   out << YAML::EndMap;
   emitKeyValue(out, "connect_timeout_ms", c.upstream.connect_timeout_ms);

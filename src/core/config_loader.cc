@@ -22,9 +22,7 @@ namespace {
 
 constexpr std::string_view kEmbedded = "<embedded>";
 
-bool isEnvNameStart(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
+bool isEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 
 bool isEnvName(std::string_view name) {
   if (name.empty() || !isEnvNameStart(name.front())) return false;

@@ -179,8 +179,8 @@ bool NodeReader::readBool(const YAML::Node& v, int line, const std::string& path
   return false;
 }
 
-bool NodeReader::readUnsigned(const YAML::Node& v, int line, const std::string& path,
-                              uint64_t min, uint64_t max, uint64_t& out) {
+bool NodeReader::readUnsigned(const YAML::Node& v, int line, const std::string& path, uint64_t min,
+                              uint64_t max, uint64_t& out) {
   line = lineOf(v, line);
   // A quoted "5000" is a string in YAML; accepting it would hide a templating mistake.
   if (!v.IsScalar() || !isPlainScalar(v)) {
@@ -193,9 +193,8 @@ bool NodeReader::readUnsigned(const YAML::Node& v, int line, const std::string& 
   if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
   bool negative = !digits.empty() && digits.front() == '-';
   if (negative) digits.remove_prefix(1);
-  bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
+  bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(),
+                                                   [](char c) { return c >= '0' && c <= '9'; });
   if (!all_digits) {
     error(line, path, "expected a whole number, got '" + s + "'");
     return false;
@@ -245,8 +244,7 @@ bool NodeReader::readHostPort(const YAML::Node& v, int line, const std::string& 
   return true;
 }
 
-bool NodeReader::readUrl(const YAML::Node& v, int line, const std::string& path,
-                         std::string& out) {
+bool NodeReader::readUrl(const YAML::Node& v, int line, const std::string& path, std::string& out) {
   line = lineOf(v, line);
   if (!v.IsScalar()) {
     error(line, path, "expected an http:// or https:// URL, got " + describe(v));
@@ -298,9 +296,8 @@ std::string checkUpstreamUrl(std::string_view url) {
   if (authority.find('@') != std::string_view::npos) {
     return "URL " + quoted + " has credentials; they are not supported in upstream URLs";
   }
-  bool has_port = authority.front() == '['
-                      ? authority.find("]:") != std::string_view::npos
-                      : authority.find(':') != std::string_view::npos;
+  bool has_port = authority.front() == '[' ? authority.find("]:") != std::string_view::npos
+                                           : authority.find(':') != std::string_view::npos;
   std::string probe(authority);
   if (!has_port) probe += ":80";  // only the host is checked here
   auto parsed = parseHostPort(probe);

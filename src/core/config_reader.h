@@ -70,8 +70,7 @@ class NodeReader {
   bool readUnsigned(const YAML::Node& v, int line, const std::string& path, uint64_t min,
                     uint64_t max, uint64_t& out);
   template <typename T>
-  bool readUnsigned(const YAML::Node& v, int line, const std::string& path, uint64_t min,
-                    T& out) {
+  bool readUnsigned(const YAML::Node& v, int line, const std::string& path, uint64_t min, T& out) {
     uint64_t value = 0;
     if (!readUnsigned(v, line, path, min, std::numeric_limits<T>::max(), value)) return false;
     out = static_cast<T>(value);
@@ -107,12 +106,11 @@ struct ChainDecl {
 };
 
 // Fills `out` from the main document (everything but the chain, which goes to `chain`).
-void parseConfigDocument(const YAML::Node& root, NodeReader& reader, Config& out,
-                         ChainDecl& chain);
+void parseConfigDocument(const YAML::Node& root, NodeReader& reader, Config& out, ChainDecl& chain);
 
 // One chain entry: a whole filters.d file (path "") or one item of inline `filters:`.
 // Appends it to `out` when it is usable.
-void parseFilterSpec(const YAML::Node& node, int line, const std::string& path,
-                     NodeReader& reader, std::vector<FilterSpec>& out);
+void parseFilterSpec(const YAML::Node& node, int line, const std::string& path, NodeReader& reader,
+                     std::vector<FilterSpec>& out);
 
 }  // namespace aiw::config_detail

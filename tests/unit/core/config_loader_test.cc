@@ -23,8 +23,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr && base[0] != '\0' ? base : "/tmp") +
-                       "/aiw-config-test-XXXXXX";
+    std::string tmpl =
+        std::string(base != nullptr && base[0] != '\0' ? base : "/tmp") + "/aiw-config-test-XXXXXX";
     char* made = mkdtemp(tmpl.data());
     REQUIRE(made != nullptr);
     path_ = made;
@@ -89,7 +89,8 @@ Result<Config> load(const std::string& text, const std::string& base_dir = "") {
   return aiw::loadConfigText(text, "test.yaml", base_dir);
 }
 
-const char* kSpecExample = R"yaml(workers: auto                 # event-loop threads; auto = number of CPUs
+const char* kSpecExample =
+    R"yaml(workers: auto                 # event-loop threads; auto = number of CPUs
 state_dir: ./state
 drain_timeout_ms: 10000
 admin:
@@ -145,8 +146,9 @@ TEST_CASE("the example configuration of the specification loads with every value
   TempDir dir;
   ScopedEnv token("PROXY_TOKEN", "s3cret");
   std::string path = dir.write("aiwarden.yaml", kSpecExample);
-  dir.write("filters.d/20-domain_classifier.yaml",
-            "filter: domain_classifier\nconfig: { patterns: [{pattern: .openai.com, proxy: true}] }\n");
+  dir.write(
+      "filters.d/20-domain_classifier.yaml",
+      "filter: domain_classifier\nconfig: { patterns: [{pattern: .openai.com, proxy: true}] }\n");
   dir.write("filters.d/90-reporter.yaml", "filter: reporter\nenabled: false\n");
 
   Result<Config> r = aiw::loadConfigFile(path);

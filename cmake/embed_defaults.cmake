@@ -9,7 +9,7 @@ endfunction()
 file(READ ${SRC_DIR}/config/default.yaml default_yaml)
 aiw_embed_literal(default_lit "${default_yaml}")
 
-file(GLOB filter_files ${SRC_DIR}/filters.d/*.yaml)
+file(GLOB filter_files ${SRC_DIR}/filters.d/*.yaml ${SRC_DIR}/filters.d/*.yml)
 list(SORT filter_files)
 set(entries "")
 foreach(f ${filter_files})

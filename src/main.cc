@@ -81,7 +81,7 @@ int runCheck(const Cli& cli) {
     std::fprintf(stderr, "aiwarden check: -c FILE is required\n");
     return 2;
   }
-  auto config = aiw::loadConfigFile(cli.server.config_path);
+  auto config = aiw::loadConfigFile(cli.server.config_path, aiw::validateFilterSpecs);
   if (!config.ok()) {
     printErrorLines(config.error().message);
     return 1;

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <optional>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "core/config_reader.h"
 #include "core/embedded_defaults.h"
 
@@ -99,6 +101,11 @@ std::optional<YAML::Node> parseYaml(const std::string& text, const std::string& 
       return std::nullopt;
     }
     return docs[0];
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp 0.7 words this one "bad file".
+    errors.add(file, e.mark.line >= 0 ? e.mark.line + 1 : 1,
+               "nested too deeply (more than " + std::to_string(e.depth() - 1) + " levels)");
+    return std::nullopt;
   } catch (const YAML::Exception& e) {
     // yaml-cpp marks "not closed before the end" errors one line past the last one; an editor
     // jumping there would land nowhere.
@@ -216,6 +223,7 @@ void resolveChain(const ChainDecl& chain, const std::string& source, const std::
     return;
   }
   if (chain.has_filters_dir) {
+    if (!chain.filters_dir_ok) return;
     if (source == kEmbedded) {
       if (chain.filters_dir != "filters.d") {
         reader.error(chain.filters_dir_line, "filters_dir",
@@ -242,7 +250,8 @@ void resolveChain(const ChainDecl& chain, const std::string& source, const std::
 }  // namespace
 
 Result<Config> loadConfigText(std::string_view text, const std::string& source_name,
-                              const std::string& base_dir) {
+                              const std::string& base_dir,
+                              const FilterSpecValidator& validate_filters) {
   ConfigErrors errors;
   std::string expanded = expandEnv(text, source_name, errors);
   std::optional<YAML::Node> root = parseYaml(expanded, source_name, errors);
@@ -253,17 +262,23 @@ Result<Config> loadConfigText(std::string_view text, const std::string& source_n
   ChainDecl chain;
   config_detail::parseConfigDocument(*root, reader, config, chain);
   resolveChain(chain, source_name, base_dir, reader, errors, config);
-  if (!errors.empty()) return errors.toError();
+  if (!errors.empty()) {
+    Error error = errors.toError();
+    if (validate_filters) {
+      if (auto r = validate_filters(config.filters); !r.ok()) error.message += "\n" + r.error().message;
+    }
+    return error;
+  }
   return config;
 }
 
-Result<Config> loadConfigFile(const std::string& path) {
+Result<Config> loadConfigFile(const std::string& path, const FilterSpecValidator& validate_filters) {
   std::string text;
   std::string why;
   if (!readWholeFile(path, text, why)) {
     return makeError("config", path + ": cannot read the configuration: " + why);
   }
-  return loadConfigText(text, path, fs::path(path).parent_path().string());
+  return loadConfigText(text, path, fs::path(path).parent_path().string(), validate_filters);
 }
 
 Result<Config> loadEmbeddedDefaultConfig() {

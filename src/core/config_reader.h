@@ -101,6 +101,7 @@ struct ChainDecl {
   YAML::Node filters;
   int filters_line = 0;
   bool has_filters_dir = false;
+  bool filters_dir_ok = false;  // false: its value was not a string (already reported)
   std::string filters_dir;
   int filters_dir_line = 0;
 };

@@ -83,7 +83,6 @@ void parseAdmin(const YAML::Node& v, int line, NodeReader& r, AdminConfig& out, 
 
 // Where a listener's keys were written, for the checks made once all listeners are read.
 struct ListenerMarks {
-  int line = 0;
   int name_line = 0;
   int address_line = 0;
   bool type_written = false;
@@ -152,7 +151,6 @@ void parseRoutes(const YAML::Node& v, int line, const std::string& path, NodeRea
 
 void parseListener(const YAML::Node& v, int line, const std::string& path, NodeReader& r,
                    ListenerConfig& out, ListenerMarks& marks) {
-  marks.line = line;
   r.forEachKey(v, line, path, kListenerKeys, [&](const std::string& key, int kl, auto& val) {
     std::string key_path = NodeReader::child(path, key);
     if (key == "name") {
@@ -234,78 +232,79 @@ void parseListeners(const YAML::Node& v, int line, NodeReader& r, Config& out, i
   });
 }
 
+void parseResolve(const YAML::Node& v, int line, const std::string& path, NodeReader& r,
+                  std::map<std::string, HostPort>& out) {
+  r.forEachKey(v, line, path, {}, [&](const std::string& from, int kl, const YAML::Node& to) {
+    auto parsed = parseHostPort(from);
+    if (!parsed) {
+      r.error(kl, path, parsed.error().message);
+      return;
+    }
+    HostPort target;
+    if (!r.readHostPort(to, kl, NodeReader::child(path, from), target)) return;
+    // Keys are compared with the host lower-cased: "API.openai.com:443" is a duplicate.
+    if (!out.emplace(parsed->toString(), target).second) {
+      r.error(kl, path, "duplicate entry for " + parsed->toString());
+    }
+  });
+}
+
 void parseUpstream(const YAML::Node& v, int line, NodeReader& r, UpstreamConfig& out) {
-  r.forEachKey(v, line, "upstream", kUpstreamKeys,
-               [&](const std::string& key, int kl, const YAML::Node& val) {
-                 std::string path = NodeReader::child("upstream", key);
-                 if (key == "ca_file") {
-                   r.readString(val, kl, path, out.ca_file);
-                   if (out.ca_file.empty())
-                     r.error(kl, path, "must not be empty (use 'system' or a file)");
-                 } else if (key == "resolve") {
-                   r.forEachKey(val, kl, path, {}, [&](const std::string& from, int fl, auto& to) {
-                     auto parsed = parseHostPort(from);
-                     if (!parsed) {
-                       r.error(fl, path, parsed.error().message);
-                       return;
-                     }
-                     HostPort target;
-                     if (!r.readHostPort(to, fl, NodeReader::child(path, from), target)) return;
-                     // Keys are compared after lower-casing the host: "API.openai.com:443" is a
-                     // duplicate.
-                     if (!out.resolve.emplace(parsed->toString(), target).second) {
-                       r.error(fl, path, "duplicate entry for " + parsed->toString());
-                     }
-                   });
-                 } else if (key == "connect_timeout_ms") {
-                   r.readUnsigned(val, kl, path, 1, out.connect_timeout_ms);
-                 } else if (key == "idle_timeout_ms") {
-                   r.readUnsigned(val, kl, path, 1, out.idle_timeout_ms);
-                 } else if (key == "request_timeout_ms") {
-                   r.readUnsigned(val, kl, path, 1, out.request_timeout_ms);
-                 }
-               });
+  auto visit = [&](const std::string& key, int kl, const YAML::Node& val) {
+    std::string path = NodeReader::child("upstream", key);
+    if (key == "ca_file") {
+      if (r.readString(val, kl, path, out.ca_file) && out.ca_file.empty()) {
+        r.error(kl, path, "must not be empty (use 'system' or a PEM file)");
+      }
+    } else if (key == "resolve") {
+      parseResolve(val, kl, path, r, out.resolve);
+    } else if (key == "connect_timeout_ms") {
+      r.readUnsigned(val, kl, path, 1, out.connect_timeout_ms);
+    } else if (key == "idle_timeout_ms") {
+      r.readUnsigned(val, kl, path, 1, out.idle_timeout_ms);
+    } else if (key == "request_timeout_ms") {
+      r.readUnsigned(val, kl, path, 1, out.request_timeout_ms);
+    }
+  };
+  r.forEachKey(v, line, "upstream", kUpstreamKeys, visit);
 }
 
 void parseInterception(const YAML::Node& v, int line, NodeReader& r, InterceptionConfig& out) {
-  r.forEachKey(v, line, "interception", kInterceptionKeys,
-               [&](const std::string& key, int kl, const YAML::Node& val) {
-                 std::string path = NodeReader::child("interception", key);
-                 if (key == "ca_cert") r.readString(val, kl, path, out.ca_cert);
-                 if (key == "ca_key") r.readString(val, kl, path, out.ca_key);
-                 if (key == "strip_alt_svc_h3") r.readBool(val, kl, path, out.strip_alt_svc_h3);
-                 if (key == "leaf_validity_days") {
-                   uint64_t days = 0;
-                   if (r.readUnsigned(val, kl, path, 1, kMaxLeafValidityDays, days)) {
-                     out.leaf_validity_days = static_cast<uint32_t>(days);
-                   }
-                 }
-               });
+  auto visit = [&](const std::string& key, int kl, const YAML::Node& val) {
+    std::string path = NodeReader::child("interception", key);
+    if (key == "ca_cert") r.readString(val, kl, path, out.ca_cert);
+    if (key == "ca_key") r.readString(val, kl, path, out.ca_key);
+    if (key == "strip_alt_svc_h3") r.readBool(val, kl, path, out.strip_alt_svc_h3);
+    if (key == "leaf_validity_days") {
+      uint64_t days = 0;
+      if (r.readUnsigned(val, kl, path, 1, kMaxLeafValidityDays, days)) {
+        out.leaf_validity_days = static_cast<uint32_t>(days);
+      }
+    }
+  };
+  r.forEachKey(v, line, "interception", kInterceptionKeys, visit);
 }
 
 void parseLimits(const YAML::Node& v, int line, NodeReader& r, LimitsConfig& out) {
-  r.forEachKey(v, line, "limits", kLimitsKeys,
-               [&](const std::string& key, int kl, const YAML::Node& val) {
-                 std::string path = NodeReader::child("limits", key);
-                 if (key == "max_header_bytes")
-                   r.readUnsigned(val, kl, path, 1, out.max_header_bytes);
-                 if (key == "max_inspect_body_bytes") {
-                   r.readUnsigned(val, kl, path, 0, out.max_inspect_body_bytes);
-                 }
-                 if (key == "max_connections")
-                   r.readUnsigned(val, kl, path, 1, out.max_connections);
-                 if (key == "header_timeout_ms")
-                   r.readUnsigned(val, kl, path, 1, out.header_timeout_ms);
-               });
+  auto visit = [&](const std::string& key, int kl, const YAML::Node& val) {
+    std::string path = NodeReader::child("limits", key);
+    if (key == "max_header_bytes") r.readUnsigned(val, kl, path, 1, out.max_header_bytes);
+    if (key == "max_inspect_body_bytes") {
+      r.readUnsigned(val, kl, path, 0, out.max_inspect_body_bytes);
+    }
+    if (key == "max_connections") r.readUnsigned(val, kl, path, 1, out.max_connections);
+    if (key == "header_timeout_ms") r.readUnsigned(val, kl, path, 1, out.header_timeout_ms);
+  };
+  r.forEachKey(v, line, "limits", kLimitsKeys, visit);
 }
 
 void parseSessions(const YAML::Node& v, int line, NodeReader& r, SessionsConfig& out) {
-  r.forEachKey(v, line, "sessions", kSessionsKeys,
-               [&](const std::string& key, int kl, const YAML::Node& val) {
-                 std::string path = NodeReader::child("sessions", key);
-                 if (key == "max_sessions") r.readUnsigned(val, kl, path, 0, out.max_sessions);
-                 if (key == "history") r.readUnsigned(val, kl, path, 0, out.history);
-               });
+  auto visit = [&](const std::string& key, int kl, const YAML::Node& val) {
+    std::string path = NodeReader::child("sessions", key);
+    if (key == "max_sessions") r.readUnsigned(val, kl, path, 0, out.max_sessions);
+    if (key == "history") r.readUnsigned(val, kl, path, 0, out.history);
+  };
+  r.forEachKey(v, line, "sessions", kSessionsKeys, visit);
 }
 
 }  // namespace
@@ -344,7 +343,7 @@ void parseConfigDocument(const YAML::Node& root, NodeReader& r, Config& out, Cha
     } else if (key == "filters_dir") {
       chain.has_filters_dir = true;
       chain.filters_dir_line = kl;
-      r.readString(v, kl, key, chain.filters_dir);
+      chain.filters_dir_ok = r.readString(v, kl, key, chain.filters_dir);
       // `filters_dir:` left empty means the conventional name.
       if (chain.filters_dir.empty()) chain.filters_dir = "filters.d";
     } else if (key == "filters") {
@@ -364,34 +363,34 @@ void parseFilterSpec(const YAML::Node& node, int line, const std::string& path, 
   spec.config = std::make_shared<const YAML::Node>();
   bool has_filter = false;
   bool ok = true;
-  r.forEachKey(node, line, path, kFilterKeys,
-               [&](const std::string& key, int kl, const YAML::Node& v) {
-                 std::string key_path = NodeReader::child(path, key);
-                 if (key == "filter") {
-                   has_filter = true;
-                   spec.line = kl;
-                   if (!r.readString(v, kl, key_path, spec.filter)) {
-                     ok = false;
-                   } else if (spec.filter.empty()) {
-                     r.error(kl, key_path, "must name a filter");
-                     ok = false;
-                   }
-                 } else if (key == "enabled") {
-                   ok = r.readBool(v, kl, key_path, spec.enabled) && ok;
-                 } else if (key == "config") {
-                   spec.config_line = kl;
-                   if (!v.IsNull() && !v.IsMap()) {
-                     r.error(NodeReader::lineOf(v, kl), key_path,
-                             "expected a map of the filter's settings, got " +
-                                 std::string(v.IsSequence() ? "a list" : "'" + v.Scalar() + "'"));
-                     ok = false;
-                   } else if (v.IsMap()) {
-                     // The node keeps its document alive (yaml-cpp shares it), and with it the
-                     // marks the filter's factory needs for its own FILE:LINE errors.
-                     spec.config = std::make_shared<const YAML::Node>(v);
-                   }
-                 }
-               });
+  auto visit = [&](const std::string& key, int kl, const YAML::Node& v) {
+    std::string key_path = NodeReader::child(path, key);
+    if (key == "filter") {
+      has_filter = true;
+      spec.line = kl;
+      if (!r.readString(v, kl, key_path, spec.filter)) {
+        ok = false;
+      } else if (spec.filter.empty()) {
+        r.error(kl, key_path, "must name a filter");
+        ok = false;
+      }
+    } else if (key == "enabled") {
+      ok = r.readBool(v, kl, key_path, spec.enabled) && ok;
+    } else if (key == "config") {
+      spec.config_line = kl;
+      if (!v.IsNull() && !v.IsMap()) {
+        r.error(NodeReader::lineOf(v, kl), key_path,
+                "expected a map of the filter's settings, got " +
+                    std::string(v.IsSequence() ? "a list" : "'" + v.Scalar() + "'"));
+        ok = false;
+      } else if (v.IsMap()) {
+        // The node keeps its document alive (yaml-cpp shares it), and with it the marks the
+        // filter's factory needs for its own FILE:LINE errors.
+        spec.config = std::make_shared<const YAML::Node>(v);
+      }
+    }
+  };
+  r.forEachKey(node, line, path, kFilterKeys, visit);
   if (node.IsNull()) {
     r.error(line, path, "empty filter entry (expected 'filter: NAME')");
     return;

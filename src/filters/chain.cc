@@ -141,10 +141,13 @@ void ConnectionFilterChain::close(const ConnectionInfo& conn) {
 // is called with the lot. So the further down the chain bytes are, the older they are: releasing
 // everything at once (Bypass, fail-open) emits stages from the last to the first.
 //
-// Held headers travel the same way: a stage answering NeedMoreData to headers is their holder;
-// when body bytes first get past it (it continues, or is skipped), the header phases of the
-// stages after it run, before those stages see any body. Hence bytes that reach the end of the
-// chain always come after headers that passed every stage.
+// Held headers: a stage answering NeedMoreData to headers is their holder, and the headers stay
+// held until the whole body has been through it. Bytes it lets through before the end wait
+// (Side::parked, counted against the limit); with the last bytes, the header phases of the
+// stages after it run, then those stages see the body. Hence bytes that reach the end of the
+// chain always come after headers that passed every stage, and while headers are held, no body
+// byte comes out: the listener can forward headers + the whole body with an exact length. The
+// exceptions are a Bypass and fail-open past the limit, which let everything go as it is.
 
 StreamFilterChain::StreamFilterChain(std::shared_ptr<const FilterChain> chain,
                                      uint64_t max_inspect_body_bytes, FailMode fail_mode)
@@ -279,17 +282,32 @@ Verdict StreamFilterChain::flow(Side& side, StreamInfo& s, size_t from, Buffer& 
       }
       if (v.action == Action::Bypass) return bypassAll(s, side, i, data, out, v);
     }
-    Verdict after = passed(side, s, i, data, out);
-    if (after.action == Action::Block || after.action == Action::Bypass) return after;
+    if (i == side.header_holder && !end_stream && !stages_[i].skipped &&
+        buffered(side) + data.size() > max_inspect_body_bytes_) {
+      return overLimit(side, s, i, data, end_stream, out);  // these bytes would wait too
+    }
+    Verdict after = passed(side, s, i, data, end_stream, out);
+    if (after.action != Action::Continue) return after;
   }
   out.moveFrom(data);
   return Verdict::next();
 }
 
 Verdict StreamFilterChain::passed(Side& side, StreamInfo& s, size_t stage, Buffer& data,
-                                  Buffer& out) {
+                                  bool end_stream, Buffer& out) {
   if (stage != side.header_holder) return Verdict::next();
+  if (!end_stream && !stages_[stage].skipped) {
+    // The holder let these bytes through early; its headers still wait for the end of the body.
+    // (flow() has checked the limit.)
+    if (!side.parked) side.parked = std::make_unique<Buffer>();
+    side.parked->moveFrom(data);
+    return Verdict::needMoreData();
+  }
   side.header_holder = kNone;
+  if (side.parked && !side.parked->empty()) {  // older bytes first
+    side.parked->moveFrom(data);
+    data.moveFrom(*side.parked);
+  }
   Verdict v = runHeaders(side, s, stage + 1, *side.held_headers, false);
   if (v.action == Action::Block) {
     dropBuffered(side);
@@ -329,7 +347,7 @@ Verdict StreamFilterChain::overLimit(Side& side, StreamInfo& s, size_t stage, Bu
     side.holding[i] = false;
     Buffer released;
     released.moveFrom(pendingOf(side, i));
-    Verdict v = passed(side, s, i, released, out);
+    Verdict v = passed(side, s, i, released, i == stage && end_stream, out);
     if (v.action == Action::Block || v.action == Action::Bypass) return v;
     // Only the newest bytes (those at `stage`) carry the end of the stream.
     last = flow(side, s, i + 1, released, i == stage && end_stream, out);
@@ -344,8 +362,9 @@ Verdict StreamFilterChain::bypassAll(StreamInfo& s, Side& side, size_t stage, Bu
   s.verdict = verdict;
   side.held_headers = nullptr;
   side.header_holder = kNone;
-  // Bytes held further down are older than `data`; bytes held before `stage` (only during a
-  // fail-open release) are newer.
+  // Bytes parked behind held headers are the oldest, then those held further down; bytes held
+  // before `stage` (only during a fail-open release) are newer than `data`.
+  if (side.parked) out.moveFrom(*side.parked);
   for (size_t i = side.pending.size(); i-- > stage + 1;) {
     if (side.pending[i]) out.moveFrom(*side.pending[i]);
   }
@@ -394,7 +413,7 @@ Buffer& StreamFilterChain::pendingOf(Side& side, size_t stage) {
 }
 
 uint64_t StreamFilterChain::buffered(const Side& side) const {
-  uint64_t total = 0;
+  uint64_t total = side.parked ? side.parked->size() : 0;
   for (const auto& p : side.pending) {
     if (p) total += p->size();
   }
@@ -405,6 +424,7 @@ void StreamFilterChain::dropBuffered(Side& side) {
   for (auto& p : side.pending) {
     if (p) p->clear();
   }
+  if (side.parked) side.parked->clear();
   side.holding.assign(side.holding.size(), false);
   side.held_headers = nullptr;
   side.header_holder = kNone;

@@ -29,7 +29,7 @@ class FilterRegistry;
 
 // A plain copy of one stage's counters, for /proxy/v1/filters and /metrics.
 struct FilterCounterValues {
-  uint64_t invocations = 0;     // calls of a verdict-returning phase (onConnection, on*Headers/Body)
+  uint64_t invocations = 0;     // calls of onConnection / on{Request,Response}{Headers,Body}
   uint64_t continues = 0;       // ... answered Continue
   uint64_t blocks = 0;          // ... answered Block
   uint64_t bypasses = 0;        // ... answered Bypass
@@ -148,21 +148,30 @@ class ConnectionFilterChain {
 //  Continue      forward what the call handed back (headers / `chunk`, possibly changed by the
 //                filters; a chunk may be empty, and may hold bytes buffered by earlier calls).
 //  NeedMoreData  hold on: for headers, keep them (do not move or free them) and feed the body
-//                through the body phase until it returns Continue, then forward headers + body;
-//                for a body, the chain kept the bytes (`chunk` comes back empty).
+//                through the body phase until it returns anything else, then forward headers
+//                + that chunk (+ the rest of the body as it comes); for a body, the chain kept
+//                the bytes (`chunk` comes back empty).
 //  Block         answer downstream with verdict.status (never 0) and verdict.reason instead;
 //                nothing buffered is forwarded. Later calls return the same Block.
 //  Bypass        forward like Continue; from now on no filter is called for this exchange
 //                (except onComplete), and every later phase returns Bypass with its input as is.
 // A phase whose end_stream is true never returns NeedMoreData.
 //
+// Held headers: NeedMoreData from a headers phase holds the headers until the whole body has been
+// through that filter (body bytes it lets through early wait with them). So the body call that
+// releases held headers is normally the end_stream one and its chunk is the whole body: the
+// listener can send it with an exact Content-Length. Two releases come earlier, with only part
+// of the body: a Bypass, and fail-open past the limit; then the original framing must be kept.
+//
 // Body buffering: a filter answering NeedMoreData to a body chunk is called again with every
 // byte it was handed so far plus the new ones; filters after it see nothing until it continues,
 // then see the accumulated (possibly changed) body. Filters before it keep seeing each new chunk
 // as it arrives. The bytes held by all filters of one direction are bounded by
-// max_inspect_body_bytes: past it, FailMode::Closed blocks (413 for a request, 502 for a
-// response) and FailMode::Open releases everything held, stops calling the filters that were
-// holding for the rest of the exchange, and sets StreamInfo::inspection_skipped.
+// max_inspect_body_bytes (bytes waiting behind held headers count too): past it,
+// FailMode::Closed blocks (413 for a request, 502 for a response; blocked_by names the holding
+// filter) and FailMode::Open releases everything held, in order, through the remaining filters,
+// stops calling the filters that were holding (body or headers) for the rest of the exchange,
+// and sets StreamInfo::inspection_skipped.
 class StreamFilterChain {
  public:
   StreamFilterChain(std::shared_ptr<const FilterChain> chain, uint64_t max_inspect_body_bytes,
@@ -171,8 +180,8 @@ class StreamFilterChain {
   StreamFilterChain(const StreamFilterChain&) = delete;
   StreamFilterChain& operator=(const StreamFilterChain&) = delete;
 
-  // `headers` must stay at the same address while the call returns NeedMoreData and until the
-  // body phase returns Continue/Bypass: the chain hands them to the remaining filters then.
+  // When this returns NeedMoreData, `headers` must stay alive at the same address until a body
+  // call returns something else: the chain hands them to the remaining filters then.
   Verdict requestHeaders(StreamInfo& s, Headers& headers, bool end_stream);
   // `chunk` in: the newly received bytes; out: the bytes to forward now.
   Verdict requestBody(StreamInfo& s, Buffer& chunk, bool end_stream);
@@ -205,6 +214,8 @@ class StreamFilterChain {
     // Per stage: the bytes it holds (allocated on the first hold) and whether it is holding.
     std::vector<std::unique_ptr<Buffer>> pending;
     std::vector<bool> holding;
+    // Bytes the header holder let through before the end of the body, waiting with the headers.
+    std::unique_ptr<Buffer> parked;
   };
 
   Verdict headersPhase(Side& side, StreamInfo& s, Headers& headers, bool end_stream);
@@ -212,7 +223,8 @@ class StreamFilterChain {
   Verdict runHeaders(Side& side, StreamInfo& s, size_t from, Headers& headers, bool end_stream);
   Verdict flow(Side& side, StreamInfo& s, size_t from, Buffer& data, bool end_stream,
                Buffer& out);
-  Verdict passed(Side& side, StreamInfo& s, size_t stage, Buffer& data, Buffer& out);
+  Verdict passed(Side& side, StreamInfo& s, size_t stage, Buffer& data, bool end_stream,
+                 Buffer& out);
   Verdict overLimit(Side& side, StreamInfo& s, size_t stage, Buffer& data, bool end_stream,
                     Buffer& out);
   Verdict bypassAll(StreamInfo& s, Side& side, size_t stage, Buffer& data, Buffer& out,

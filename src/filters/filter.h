@@ -89,11 +89,12 @@ class StreamFilter {
  public:
   virtual ~StreamFilter() = default;
   // Each phase runs once per event in the exchange, in chain order (StreamFilterChain, chain.h).
-  // NeedMoreData on a headers phase holds the headers until this filter lets the body through
-  // (its body phase returns Continue); on a body phase it buffers the chunk and calls again with
-  // everything buffered so far plus the new bytes (up to max_inspect_body_bytes), end_stream set
-  // on the last call. NeedMoreData when end_stream is already true counts as Continue.
-  // A filter changes the exchange by editing the Headers& / Buffer& it is handed.
+  // NeedMoreData on a headers phase holds the headers until the whole body has been through this
+  // filter (its body phase still runs as usual); on a body phase the chain buffers the chunk and
+  // calls again with everything buffered so far plus the new bytes (up to
+  // max_inspect_body_bytes), end_stream set on the last call. NeedMoreData when end_stream is
+  // already true counts as Continue. A filter changes the exchange by editing the Headers& /
+  // Buffer& it is handed; Block makes the chain answer (status 403 when 0) instead.
   virtual Verdict onRequestHeaders(StreamInfo&, Headers&, bool /*end_stream*/) { return {}; }
   virtual Verdict onRequestBody(StreamInfo&, Buffer& /*chunk*/, bool /*end_stream*/) { return {}; }
   virtual Verdict onResponseHeaders(StreamInfo&, Headers&, bool /*end_stream*/) { return {}; }

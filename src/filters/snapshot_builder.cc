@@ -20,4 +20,12 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t ge
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
+Result<void> validateFilterSpecs(const std::vector<FilterSpec>& specs) {
+  FilterRegistry registry;
+  registerBuiltinFilters(registry);
+  auto chain = buildFilterChain(specs, registry);
+  if (!chain.ok()) return chain.error();
+  return {};
+}
+
 }  // namespace aiw

@@ -13,4 +13,7 @@ namespace aiw {
 
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation);
 
+// Builds (and drops) the chain of `specs`: every unknown filter and filter config error.
+Result<void> validateFilterSpecs(const std::vector<FilterSpec>& specs);
+
 }  // namespace aiw

@@ -23,6 +23,7 @@
 
 #include "core/headers.h"
 #include "core/result.h"
+#include "http/http1_framing.h"  // the error codes kHttp1*
 #include "http/message_head.h"
 
 namespace aiw {
@@ -32,8 +33,9 @@ struct Http1ParserImpl;
 // What the parser does after the head callback.
 enum class HeadAction : uint8_t {
   Continue,  // parse the body as the head declares it
-  // Read no body: the message ends with its head. For a response to HEAD (the parser cannot know
-  // the request method). 1xx/204/304 responses need no SkipBody: they never have a body.
+  // Responses only: read no body, the message ends with its head. For a response to HEAD (the
+  // parser cannot know the request method). 1xx/204/304 responses need no SkipBody: they never
+  // have a body. Request parsers treat it as Continue (a request's body is always read).
   SkipBody,
   // Stop after the head: feed() returns the head's end as consumed and the parser enters
   // Stopped; no onMessageComplete is delivered. For a request that will not be parsed further
@@ -51,7 +53,8 @@ enum class FlowAction : uint8_t {
 };
 
 // Events of one parser. They run inside feed() / finish(); they must not call feed(), finish(),
-// resume() or reset() on the same parser, nor destroy it.
+// resume() or reset() on the same parser, nor destroy it (feed() and finish() called from a
+// callback return Error "misuse" and change nothing).
 class Http1ParserCallbacks {
  public:
   virtual ~Http1ParserCallbacks() = default;
@@ -148,9 +151,13 @@ class Http1Parser {
   RequestHead& requestHead();
   ResponseHead& responseHead();
 
-  // After an error: the HTTP status to answer (400, 431, 501, 505 for requests; 502 for
-  // responses) and the Error (code one of "malformed", "header_too_large",
-  // "unsupported_transfer_encoding", "unsupported_version", "incomplete_message").
+  // After an error: the HTTP status to answer and the Error, whose code is one of
+  //   kHttp1Malformed "malformed" (400), kHttp1HeaderTooLarge "header_too_large" (431),
+  //   kHttp1UnsupportedCoding "unsupported_transfer_encoding" (501),
+  //   kHttp1UnsupportedVersion "unsupported_version" (505),
+  //   kHttp1Incomplete "incomplete_message" (400; from finish()).
+  // Response parsers use the same codes with status 502 (what the proxy answers its client).
+  // The message names the problem, e.g. "bad HTTP/1 request: more than one Host field".
   uint16_t errorStatus() const;
   const Error& error() const;
 

@@ -210,6 +210,8 @@ Result<void> writeResponseHead(Buffer& out, uint16_t status, std::string_view re
   if (!isValidFieldValue(reason)) return makeError("invalid_head", "invalid reason phrase");
   auto ok = checkFields(headers);
   if (!ok) return ok;
+  // RFC 9110 §8.6 / §6.4.1: no Content-Length or Transfer-Encoding in 1xx and 204 responses.
+  if (status < 200 || status == 204) framing = BodyFraming::None;
   char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
                   static_cast<char>('0' + status % 10)};
   writeHead(

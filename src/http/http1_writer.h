@@ -37,7 +37,8 @@ Result<void> writeRequestHead(Buffer& out, const RequestHead& head);
 // empty `reason` takes reasonPhrase(status). Fails (code "invalid_head", nothing written) on a
 // status outside 100..599, a reason with control characters, or an invalid field.
 // For a response to HEAD or a 304, pass the framing the response announced (Content-Length is
-// written) and send no body. UntilClose writes no framing field: add "Connection: close" and close.
+// written) and send no body. 1xx and 204 responses never get a framing field, whatever `framing`
+// says. UntilClose writes no framing field: add "Connection: close" and close.
 Result<void> writeResponseHead(Buffer& out, uint16_t status, std::string_view reason,
                                const Headers& headers, BodyFraming framing,
                                uint64_t content_length = 0);

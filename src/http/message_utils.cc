@@ -30,14 +30,27 @@ std::string_view trimOws(std::string_view s) {
   return s;
 }
 
-bool isHopByHopName(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "proxy-connection",    "keep-alive",         "te",
-      "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"};
-  for (auto n : kNames) {
-    if (equalsIgnoreCase(name, n)) return true;
+// `lower` is already lower-case.
+bool equalsLower(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (lowerAscii(name[i]) != lower[i]) return false;
   }
-  return false;
+  return true;
+}
+
+// Runs for every field of every forwarded message: dispatch on the length first.
+bool isHopByHopName(std::string_view name) {
+  switch (name.size()) {
+    case 2: return equalsLower(name, "te");
+    case 7: return equalsLower(name, "upgrade");
+    case 10: return equalsLower(name, "connection") || equalsLower(name, "keep-alive");
+    case 16: return equalsLower(name, "proxy-connection");
+    case 17: return equalsLower(name, "transfer-encoding");
+    case 18: return equalsLower(name, "proxy-authenticate");
+    case 19: return equalsLower(name, "proxy-authorization");
+    default: return false;
+  }
 }
 
 // Port: 1..5 digits, 1..65535.
@@ -155,7 +168,7 @@ size_t removeHopByHopHeaders(Headers& headers) {
   // Copies, not views: the erase below moves the strings the views would point into.
   std::vector<std::string> named;
   for (const auto& f : headers.fields()) {
-    if (!equalsIgnoreCase(f.name, "connection")) continue;
+    if (!equalsLower(f.name, "connection")) continue;
     forEachListElement(f.value, [&](std::string_view e) {
       if (equalsIgnoreCase(e, "host") || equalsIgnoreCase(e, "content-length")) return;
       named.emplace_back(e);

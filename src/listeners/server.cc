@@ -79,7 +79,7 @@ Result<void> checkSupported(const Config& config) {
 
 Result<Config> loadConfigFor(const ServerOptions& options) {
   if (options.config_path.empty()) return loadEmbeddedDefaultConfig();
-  return loadConfigFile(options.config_path);
+  return loadConfigFile(options.config_path, validateFilterSpecs);
 }
 
 int runServer(const ServerOptions& options, Config initial) {

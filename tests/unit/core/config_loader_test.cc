@@ -389,6 +389,10 @@ TEST_CASE("a YAML syntax error is reported with its file and line") {
   Result<Config> two_docs = load("workers: 1\n---\nworkers: 2\n");
   CHECK(reported(two_docs, "test.yaml:3:", "one YAML document only"));
 
+  Result<Config> deep = load("filters:\n  - filter: x\n    config: {a: " +
+                             std::string(5000, '[') + std::string(5000, ']') + "}\n");
+  CHECK(reported(deep, "test.yaml:3:", "nested too deeply"));
+
   Result<Config> not_map = load("- a\n- b\n");
   CHECK(reported(not_map, "test.yaml:1:", "must be a map"));
 }

@@ -248,3 +248,14 @@ inline Buffer bytes(std::string_view s) {
 using Events = std::vector<std::string>;
 
 }  // namespace aiw::test
+
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+  static String convert(const std::vector<std::string>& v) {
+    std::string out = "{";
+    for (const auto& e : v) out += (out.size() > 1 ? ", \"" : "\"") + e + "\"";
+    return (out + "}").c_str();
+  }
+};
+}  // namespace doctest

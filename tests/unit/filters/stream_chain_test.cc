@@ -233,7 +233,7 @@ TEST_CASE("headers held by a filter reach the later filters before the body, onc
   CHECK(*x.req_headers.find("x-c") == "c");
 }
 
-TEST_CASE("held headers are released with the first bytes their holder lets through") {
+TEST_CASE("held headers wait for the whole body even if their holder lets bytes through early") {
   Harness h;
   Exchange x(h.chain(R"(- filter: probe
   config: {tag: a, response_headers: need_more_data}
@@ -241,11 +241,67 @@ TEST_CASE("held headers are released with the first bytes their holder lets thro
   config: {tag: b})"));
   CHECK(x.chain.responseHeaders(x.info, x.resp_headers, false).action == Action::NeedMoreData);
   std::string out;
-  CHECK(x.respBody("data: 1\n\n", false, &out).action == Action::Continue);
-  CHECK(out == "data: 1\n\n");
+  CHECK(x.respBody("data: 1\n\n", false, &out).action == Action::NeedMoreData);
+  CHECK(out.empty());
+  CHECK(x.chain.responseHeadersHeld());
+  CHECK(x.respBody("data: 2\n\n", true, &out).action == Action::Continue);
+  CHECK(out == "data: 1\n\ndata: 2\n\n");
   CHECK_FALSE(x.chain.responseHeadersHeld());
-  CHECK(h.take() == Events{"a.resp_headers", "a.resp_body(data: 1\n\n)", "b.resp_headers",
-                           "b.resp_body(data: 1\n\n)"});
+  // a sees each chunk once (it let the first one through); b gets headers, then the body whole.
+  CHECK(h.take() == Events{"a.resp_headers", "a.resp_body(data: 1\n\n)",
+                           "a.resp_body(data: 2\n\n,end)", "b.resp_headers",
+                           "b.resp_body(data: 1\n\ndata: 2\n\n,end)"});
+}
+
+TEST_CASE("bytes waiting behind held headers count against max_inspect_body_bytes") {
+  Harness h;
+  Exchange x(h.chain("- filter: guard\n  config: {tag: a, request_headers: need_more_data}\n"),
+             4, FailMode::Closed);
+  CHECK(x.chain.requestHeaders(x.info, x.req_headers, false).action == Action::NeedMoreData);
+  std::string out;
+  CHECK(x.reqBody("123", false, &out).action == Action::NeedMoreData);
+  Verdict v = x.reqBody("45", false, &out);
+  CHECK(v.action == Action::Block);
+  CHECK(v.status == 413);
+  CHECK(x.info.blocked_by == "guard");
+}
+
+TEST_CASE("in open mode, bytes waiting behind held headers go out first when the limit is hit") {
+  Harness h;
+  Exchange x(h.chain(R"(- filter: probe
+  config: {tag: a, request_headers: need_more_data}
+- filter: probe
+  config: {tag: b})"),
+             4, FailMode::Open);
+  CHECK(x.chain.requestHeaders(x.info, x.req_headers, false).action == Action::NeedMoreData);
+  std::string out;
+  CHECK(x.reqBody("123", false, &out).action == Action::NeedMoreData);
+  CHECK(x.reqBody("45", false, &out).action == Action::Continue);
+  CHECK(out == "12345");
+  CHECK_FALSE(x.chain.requestHeadersHeld());
+  CHECK(x.info.inspection_skipped);
+  CHECK(x.reqBody("6", true, &out).action == Action::Continue);
+  CHECK(out == "6");
+  CHECK(h.take() == Events{"a.req_headers", "a.req_body(123)", "a.req_body(45)",
+                           "b.req_headers", "b.req_body(12345)", "b.req_body(6,end)"});
+}
+
+TEST_CASE("a bypass while headers are held releases them with the waiting bytes first") {
+  Harness h;
+  Exchange x(h.chain(R"(- filter: probe
+  config: {tag: x, request_body: bypass, when_contains: B}
+- filter: probe
+  config: {tag: a, request_headers: need_more_data}
+- filter: probe
+  config: {tag: c})"));
+  CHECK(x.chain.requestHeaders(x.info, x.req_headers, false).action == Action::NeedMoreData);
+  std::string out;
+  CHECK(x.reqBody("11", false, &out).action == Action::NeedMoreData);
+  CHECK(x.reqBody("B", false, &out).action == Action::Bypass);
+  CHECK(out == "11B");
+  CHECK_FALSE(x.chain.requestHeadersHeld());
+  CHECK(h.take() == Events{"x.req_headers", "a.req_headers", "x.req_body(11)", "a.req_body(11)",
+                           "x.req_body(B)"});
 }
 
 TEST_CASE("a filter after the released headers may hold them again until its own release") {
@@ -262,8 +318,8 @@ TEST_CASE("a filter after the released headers may hold them again until its own
   CHECK(x.chain.requestHeadersHeld());
   CHECK(x.reqBody("2", true, &out).action == Action::Continue);
   CHECK(out == "12");
-  CHECK(h.take() == Events{"a.req_headers", "a.req_body(1)", "b.req_headers", "b.req_body(1)",
-                           "a.req_body(2,end)", "b.req_body(12,end)", "c.req_headers",
+  CHECK(h.take() == Events{"a.req_headers", "a.req_body(1)", "a.req_body(2,end)",
+                           "b.req_headers", "b.req_body(12,end)", "c.req_headers",
                            "c.req_body(12,end)"});
 }
 
@@ -394,6 +450,52 @@ TEST_CASE("open mode keeps byte order when several filters hold parts of the bod
                          "d.req_body(4,end)"});
 }
 
+TEST_CASE("open mode on the last chunk gives end_stream only to the newest bytes") {
+  Harness h;
+  Exchange x(h.chain(R"(- filter: probe
+  config: {tag: b, request_body: need_more_data, when_contains: Z}
+- filter: probe
+  config: {tag: c, request_body: need_more_data}
+- filter: probe
+  config: {tag: d})"),
+             6, FailMode::Open);
+  std::string out;
+  CHECK(x.reqBody("111", false, &out).action == Action::NeedMoreData);  // held by c
+  CHECK(x.reqBody("Z2", false, &out).action == Action::NeedMoreData);   // held by b
+  CHECK(x.reqBody("33", true, &out).action == Action::Continue);        // 7 > 6
+  CHECK(out == "111Z233");
+  CHECK(h.take() == Events{"b.req_body(111)", "c.req_body(111)", "b.req_body(Z2)",
+                           "d.req_body(111)", "d.req_body(Z233,end)"});
+}
+
+TEST_CASE("a later filter's answer to released headers decides for the body too") {
+  for (const char* action : {"bypass", "block"}) {
+    CAPTURE(action);
+    Harness h;
+    Exchange x(h.chain(std::string(R"(- filter: probe
+  config: {tag: a, request_headers: need_more_data, request_body: need_more_data}
+- filter: guard
+  config: {tag: b, request_headers: )") + action + R"(}
+- filter: probe
+  config: {tag: c})"));
+    CHECK(x.chain.requestHeaders(x.info, x.req_headers, false).action == Action::NeedMoreData);
+    std::string out;
+    CHECK(x.reqBody("x", false, &out).action == Action::NeedMoreData);
+    Verdict v = x.reqBody("y", true, &out);
+    CHECK_FALSE(x.chain.requestHeadersHeld());
+    if (std::string(action) == "bypass") {
+      CHECK(v.action == Action::Bypass);
+      CHECK(out == "xy");
+    } else {
+      CHECK(v.action == Action::Block);
+      CHECK(out.empty());
+      CHECK(x.info.blocked_by == "guard");
+    }
+    CHECK(h.take() == Events{"a.req_headers", "a.req_body(x)", "a.req_body(xy,end)",
+                             "b.req_headers"});
+  }
+}
+
 TEST_CASE("a bypass while later filters hold bytes forwards them all in order") {
   Harness h;
   Exchange x(h.chain(R"(- filter: probe
@@ -407,6 +509,21 @@ TEST_CASE("a bypass while later filters hold bytes forwards them all in order") 
   CHECK(out == "one two B!");
   CHECK(x.reqBody("rest", true, &out).action == Action::Bypass);
   CHECK(out == "rest");
+}
+
+TEST_CASE("a bypass releases bytes held by several later filters oldest first") {
+  Harness h;
+  Exchange x(h.chain(R"(- filter: probe
+  config: {tag: a, request_body: bypass, when_contains: B}
+- filter: probe
+  config: {tag: b, request_body: need_more_data, when_contains: Z}
+- filter: probe
+  config: {tag: c, request_body: need_more_data})"));
+  std::string out;
+  CHECK(x.reqBody("111", false, &out).action == Action::NeedMoreData);  // held by c
+  CHECK(x.reqBody("Z2", false, &out).action == Action::NeedMoreData);   // held by b
+  CHECK(x.reqBody("B", false, &out).action == Action::Bypass);
+  CHECK(out == "111Z2B");
 }
 
 TEST_CASE("a block while bytes are held drops them") {

@@ -636,6 +636,36 @@ TEST_CASE("reset makes a failed parser usable again") {
   CHECK(rec.requests[0].target == "/ok");
 }
 
+TEST_CASE("SkipBody on a request still reads its body, never as the next request") {
+  std::string in = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 27\r\n\r\n"
+                   "GET /smuggled HTTP/1.1\r\n\r\n";
+  Recorder rec;
+  rec.head_action = HeadAction::SkipBody;
+  Http1Parser p(Http1Parser::Type::Request, rec);
+  auto r = p.feed(in);
+  REQUIRE(r);
+  CHECK(rec.requests.size() == 1);
+  CHECK(rec.body(0) == "GET /smuggled HTTP/1.1\r\n\r\n");
+}
+
+TEST_CASE("refuses to be fed again from inside its own callback") {
+  struct Reenter : Http1ParserCallbacks {
+    Http1Parser* parser = nullptr;
+    bool refused = false;
+    HeadAction onRequestHead(RequestHead&) override {
+      auto r = parser->feed("GET / HTTP/1.1\r\n");
+      refused = !r && r.error().code == "misuse";
+      return HeadAction::Continue;
+    }
+  } cb;
+  Http1Parser p(Http1Parser::Type::Request, cb);
+  cb.parser = &p;
+  auto r = p.feed("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(r);
+  CHECK(cb.refused);
+  CHECK(p.state() == Http1ParserState::Ready);
+}
+
 // ---- responses -------------------------------------------------------------------------
 
 TEST_CASE("parses a response with a Content-Length body") {

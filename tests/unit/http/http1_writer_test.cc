@@ -97,6 +97,18 @@ TEST_CASE("writes a response head with the standard reason phrase") {
   CHECK(out4.toString() == "HTTP/1.1 404 Nope\r\n\r\n");
 }
 
+TEST_CASE("never writes a framing field on 1xx and 204 responses") {
+  Buffer out;
+  REQUIRE(writeResponseHead(out, 204, "", Headers(), BodyFraming::ContentLength, 5));
+  CHECK(out.toString() == "HTTP/1.1 204 No Content\r\n\r\n");
+  Buffer out2;
+  REQUIRE(writeResponseHead(out2, 100, "", Headers(), BodyFraming::Chunked));
+  CHECK(out2.toString() == "HTTP/1.1 100 Continue\r\n\r\n");
+  Buffer out3;  // a 304 may announce the length of what it stands for
+  REQUIRE(writeResponseHead(out3, 304, "", Headers(), BodyFraming::ContentLength, 5));
+  CHECK(out3.toString() == "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
+}
+
 TEST_CASE("has reason phrases for the codes the proxy sends") {
   CHECK(reasonPhrase(400) == "Bad Request");
   CHECK(reasonPhrase(401) == "Unauthorized");

@@ -46,6 +46,7 @@ AIW_BIN="${AIW_BIN:-$AIW_SRC/build/aiwarden}"
 [[ -x "$AIW_BIN" ]] || die "aiwarden binary not found at $AIW_BIN (build it, or set AIW_BIN)"
 AIW_EXE="$WORK/aiwarden.bin"
 cp "$AIW_BIN" "$AIW_EXE"
+AIW_SHA="$(sha256sum "$AIW_EXE" | cut -c1-12)"
 
 # ---------- aiwarden as a peer (replaces peers.sh's start_aiwarden) ----------
 start_aiwarden() {
@@ -197,30 +198,35 @@ run_s3() {
 }
 
 # ---------- main ----------
-mkdir -p "$RESULTS_DIR"
-{
-  echo "stamp: $STAMP"
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "host: $(uname -srm); $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "aiwarden: $AIW_BIN ($(stat -c '%y' "$AIW_BIN" | cut -d. -f1), sha256 $(sha256sum "$AIW_BIN" | cut -c1-12)); git $(git -C "$AIW_SRC" rev-parse --short HEAD 2>/dev/null)$(git -C "$AIW_SRC" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted src changes')"
-  echo "peers: $PEERS; scenarios: $SCENARIOS; rounds=$ROUNDS dur=${DUR}s conns=$MAX_CONNS fixed=${FIXED_CONNS}x${DELAY_MS}ms big=${BIG_MIB}MiB"
-  echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-} | tee "$RESULTS_DIR/$STAMP-env.txt" >&2
+main() {
+  mkdir -p "$RESULTS_DIR"
+  {
+    echo "stamp: $STAMP"
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "host: $(uname -srm); $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "aiwarden: $AIW_BIN ($(stat -c '%y' "$AIW_BIN" | cut -d. -f1), sha256 $AIW_SHA); git $(git -C "$AIW_SRC" rev-parse --short HEAD 2>/dev/null)$(git -C "$AIW_SRC" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted src changes')"
+    echo "peers: $PEERS; scenarios: $SCENARIOS; rounds=$ROUNDS dur=${DUR}s conns=$MAX_CONNS fixed=${FIXED_CONNS}x${DELAY_MS}ms big=${BIG_MIB}MiB"
+    echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } | tee "$RESULTS_DIR/$STAMP-env.txt" >&2
 
-case " $SCENARIOS " in *" S3 "*) start_origin "$BIG_MIB"; cat "$WORK/origin/www/big.bin" >/dev/null ;; *) start_origin 0 ;; esac
-for s in $SCENARIOS; do
-  case "$s" in
-    S1) run_http S1 max ;;
-    S4) run_http S4 fixed ;;
-    S3) run_s3 ;;
-    *) die "unknown scenario $s (S1 S4 S3)" ;;
-  esac
-  echo "loadavg after $s: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS_DIR/$STAMP-env.txt" >&2
-done
+  case " $SCENARIOS " in *" S3 "*) start_origin "$BIG_MIB"; cat "$WORK/origin/www/big.bin" >/dev/null ;; *) start_origin 0 ;; esac
+  for s in $SCENARIOS; do
+    case "$s" in
+      S1) run_http S1 max ;;
+      S4) run_http S4 fixed ;;
+      S3) run_s3 ;;
+      *) die "unknown scenario $s (S1 S4 S3)" ;;
+    esac
+    echo "loadavg after $s: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS_DIR/$STAMP-env.txt" >&2
+  done
 
-{
-  python3 "$HERE/summarize.py" "$STAMP"
-  python3 "$MYDIR/targets.py" "$STAMP"
-  echo; cat "$RESULTS_DIR/$STAMP-env.txt"
-} | tee "$RESULTS_DIR/$STAMP-summary.md"
-log "results: $RESULTS_DIR/$STAMP-*  (summary: $STAMP-summary.md)"
+  {
+    python3 "$HERE/summarize.py" "$STAMP"
+    python3 "$MYDIR/targets.py" "$STAMP"
+    echo; cat "$RESULTS_DIR/$STAMP-env.txt"
+  } | tee "$RESULTS_DIR/$STAMP-summary.md"
+  log "results: $RESULTS_DIR/$STAMP-*  (summary: $STAMP-summary.md)"
+}
+
+# Sourced (e.g. by bench/profile.sh): only the functions above; executed: the whole run.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main; fi

@@ -29,8 +29,11 @@ def vals(rows, key, k):
     out = []
     for r in rows.get(key, []):
         try:
-            out.append(float(r[k]))
-        except (KeyError, ValueError):
+            if k == "rps_per_core":  # req/s per proxy core, per round
+                out.append(float(r["rps"]) * 100 / float(r["cpu_pct"]))
+            else:
+                out.append(float(r[k]))
+        except (KeyError, ValueError, ZeroDivisionError):
             pass
     return out
 
@@ -55,6 +58,8 @@ def main():
     checks = [
         # label, scen, mode, field, scale, digits, target text, predicate
         ("S1 req/s ratio to direct", "S1", "-", "ratio_rps", 1, 3, ">= 0.60", lambda v: v >= 0.60),
+        ("S1 k req/s per proxy core (RESULTS.md #1; not an issue-2 target)", "S1", "-", "rps_per_core", 1e-3, 1, ">= 50",
+         lambda v: v >= 50),
         ("S4 added p50, ms", "S4", "-", "add_p50_us", 1e-3, 2, "<= +0.25", lambda v: v <= 0.25),
         ("S4 added p99, ms", "S4", "-", "add_p99_us", 1e-3, 2, "<= +0.60", lambda v: v <= 0.60),
         ("S3 TLS inside: MB/s ratio", "S3", "tls", "ratio_mbps", 1, 3, ">= 0.90", lambda v: v >= 0.90),
@@ -63,14 +68,15 @@ def main():
         ("S3 plain inside: CPU-s/GB", "S3", "plain", "cpu_s_per_gb", 1, 2, "<= 0.50", lambda v: v <= 0.50),
         ("RSS, 50 busy conns (S1, sampled), MiB", "S1", "-", "rss_load_mb", 1, 1, "<= 32", lambda v: v <= 32),
     ]
-    print("### Issue 2 targets (aiwarden; squid for reference; medians [min..max] over rounds)\n")
-    print("| metric | target | aiwarden | met? | squid |")
-    print("|---|---|---|---|---|")
+    print("### Issue 2 targets (aiwarden; squid and HAProxy (reverse) for reference; medians [min..max] over rounds)\n")
+    print("| metric | target | aiwarden | met? | squid | haproxy |")
+    print("|---|---|---|---|---|---|")
     for label, scen, mode, field, scale, nd, target, ok in checks:
         m, txt = cell(rows, (scen, "aiwarden", mode), field, scale, nd)
         _, sq = cell(rows, (scen, "squid", mode), field, scale, nd)
+        _, hp = cell(rows, (scen, "haproxy", mode), field, scale, nd)
         met = "n/a" if m is None else ("yes" if ok(m) else "**no**")
-        print(f"| {label} | {target} | {txt} | {met} | {sq} |")
+        print(f"| {label} | {target} | {txt} | {met} | {sq} | {hp} |")
     m, txt = cell(rows, ("S1", "aiwarden", "-"), "rps", 1, 0)
     d, dtxt = cell(rows, ("S1", "direct", "-"), "rps", 1, 0)
     print(f"\nS1 req/s: aiwarden {txt}, direct {dtxt}.")

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "http/http1_feed.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
 
@@ -109,20 +110,13 @@ void AdminConnection::start() {
 
 void AdminConnection::onRead() {
   if (closing_) return;
-  evbuffer* input = bufferevent_get_input(bev_.get());
-  while (evbuffer_get_length(input) > 0 && parser_.state() == Http1ParserState::Ready) {
-    evbuffer_iovec vec;
-    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
-    auto r = parser_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
-    if (!r.ok()) {
-      AdminResponse resp;
-      resp.status = parser_.errorStatus();
-      resp.body = jsonError(r.error().code, r.error().message);
-      respond(resp, true);
-      return;
-    }
-    evbuffer_drain(input, r.value());
-    if (r.value() < vec.iov_len) break;
+  auto fed = feedFromBuffer(parser_, bufferevent_get_input(bev_.get()));
+  if (!fed.ok()) {
+    AdminResponse resp;
+    resp.status = parser_.errorStatus();
+    resp.body = jsonError(fed.error().code, fed.error().message);
+    respond(resp, true);
+    return;
   }
   if (too_large_) {
     AdminResponse resp;

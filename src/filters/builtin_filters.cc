@@ -1,5 +1,9 @@
 #include "filters/builtin_filters.h"
 
+#include "filters/chatty_bypass/chatty_bypass.h"
+#include "filters/domain_classifier/domain_classifier.h"
+#include "filters/tls_inspector/tls_inspector.h"
+
 namespace aiw {
 
 void registerBuiltinFilters(FilterRegistry& registry) {
@@ -12,8 +16,10 @@ void registerBuiltinFilters(FilterRegistry& registry) {
   //   registry.add("rule_evaluator", buildRuleEvaluator);
   //   registry.add("rate_limiter", buildRateLimiter);
   //   registry.add("reporter", buildReporter);
-  // No filter exists yet: each lands with its own issue, and its line here.
-  (void)registry;
+  // The others land with their issues, each with its line here.
+  registry.add("tls_inspector", buildTlsInspector);
+  registry.add("domain_classifier", buildDomainClassifier);
+  registry.add("chatty_bypass", buildChattyBypass);
 }
 
 FilterRegistry builtinFilterRegistry() {

@@ -1,5 +1,6 @@
 #include "filters/chain.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "filters/registry.h"
@@ -53,7 +54,12 @@ void FilterChain::Entry::recordOverLimit() const {
 }
 
 FilterChain::FilterChain(std::vector<Stage> stages) {
-  for (auto& stage : stages) entries_.emplace_back(std::move(stage));
+  for (auto& stage : stages) {
+    PeekLimits limits = stage.factory->peekLimits();
+    peek_limits_.max_bytes = std::max(peek_limits_.max_bytes, limits.max_bytes);
+    peek_limits_.timeout_ms = std::max(peek_limits_.timeout_ms, limits.timeout_ms);
+    entries_.emplace_back(std::move(stage));
+  }
 }
 
 Result<std::shared_ptr<const FilterChain>> buildFilterChain(const std::vector<FilterSpec>& specs,

@@ -84,9 +84,13 @@ class FilterChain {
   // In chain order. A deque because entries hold atomics and must never move.
   const std::deque<Entry>& entries() const { return entries_; }
   const Entry& entry(size_t i) const { return entries_[i]; }
+  // The largest max_bytes and timeout_ms over the stages' peekLimits(): how far and how long the
+  // listener peeks before ConnectionFilterChain::run. Computed once, at construction.
+  PeekLimits peekLimits() const { return peek_limits_; }
 
  private:
   std::deque<Entry> entries_;
+  PeekLimits peek_limits_;
 };
 
 // Builds the chain of `specs` in their order, skipping disabled entries. Every error of every

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -44,8 +45,17 @@ struct ConnectionInfo {
   std::string target_host;    // CONNECT authority host (lower-case), or absolute-form host
   uint16_t target_port = 0;
   bool is_connect = false;    // CONNECT tunnel request (vs absolute-form plain HTTP)
-  std::string sni;            // from the TLS ClientHello, when there is one
-  std::vector<std::string> alpn;
+  // From the TLS ClientHello (tls_inspector), for a CONNECT whose client spoke first:
+  bool tls = false;           // the client's first bytes are a TLS handshake record
+  // Why the ClientHello could not be used: malformed, too large, or incomplete when the peek
+  // stopped (bound, timeout, EOF). Empty when it parsed (or the bytes are not TLS at all). The
+  // classifier refuses a connection it must intercept when this is set.
+  std::string tls_error;
+  std::string sni;            // server_name, lower-case, a DNS name; empty when absent
+  std::vector<std::string> alpn;  // protocols offered, in the client's order (GREASE left out)
+  // supported_versions offered (GREASE left out), or {legacy_version} when the hello has no
+  // such extension (a TLS 1.2-only client); 0x0304 means TLS 1.3.
+  std::vector<uint16_t> tls_versions;
   TrafficClass traffic_class = TrafficClass::Unknown;
   bool intercept = false;     // decided by the classifier: decrypt and inspect
   bool bypassed = false;      // turned into a blind tunnel
@@ -103,12 +113,32 @@ class StreamFilter {
   virtual void onComplete(const StreamInfo&) {}
 };
 
+// How long and how far the listener peeks at a new connection's first bytes for the connection
+// filters (tls_inspector's timeout_ms and max_bytes). Zero: this filter needs no peek.
+struct PeekLimits {
+  size_t max_bytes = 0;
+  uint32_t timeout_ms = 0;
+};
+
+// A filter's own counter, named "<filter>.<thing>" (DESIGN.md), for /proxy/v1/filters and
+// /metrics.
+struct FilterStat {
+  std::string name;
+  uint64_t value = 0;
+};
+
 // One per filters.d file; immutable after load, shared by all workers.
 class FilterFactory {
  public:
   virtual ~FilterFactory() = default;
   virtual std::unique_ptr<ConnectionFilter> createConnectionFilter() { return nullptr; }
   virtual std::unique_ptr<StreamFilter> createStreamFilter() { return nullptr; }
+  // What this filter's connection phase needs peeked before it can decide; read by the listener
+  // (through FilterChain::peekLimits) when a connection's target is known.
+  virtual PeekLimits peekLimits() const { return {}; }
+  // The filter's own counters beyond the chain's per-stage ones; read by the admin thread while
+  // workers run, so implementations read relaxed atomics.
+  virtual std::vector<FilterStat> stats() const { return {}; }
 };
 
 }  // namespace aiw

@@ -12,11 +12,11 @@
 namespace aiw {
 
 // Error codes of the HTTP/1 codec (Error::code), stable for callers to branch on.
-inline constexpr std::string_view kHttp1Malformed = "malformed";                         // 400
-inline constexpr std::string_view kHttp1HeaderTooLarge = "header_too_large";             // 431
+inline constexpr std::string_view kHttp1Malformed = "malformed";                              // 400
+inline constexpr std::string_view kHttp1HeaderTooLarge = "header_too_large";                  // 431
 inline constexpr std::string_view kHttp1UnsupportedCoding = "unsupported_transfer_encoding";  // 501
-inline constexpr std::string_view kHttp1UnsupportedVersion = "unsupported_version";      // 505
-inline constexpr std::string_view kHttp1Incomplete = "incomplete_message";               // 400
+inline constexpr std::string_view kHttp1UnsupportedVersion = "unsupported_version";           // 505
+inline constexpr std::string_view kHttp1Incomplete = "incomplete_message";                    // 400
 
 struct DeclaredFraming {
   bool chunked = false;     // Transfer-Encoding: chunked

@@ -37,8 +37,7 @@ const char* Http1LineScanner::scan(const char* b, const char* e, Section section
       continue;
     }
     if (c == '\n') return "LF without CR";
-    if (at_line_start_ && start_line_done_ && section != Section::Body &&
-        (c == ' ' || c == '\t')) {
+    if (at_line_start_ && start_line_done_ && section != Section::Body && (c == ' ' || c == '\t')) {
       return "obsolete line folding (obs-fold)";
     }
     at_line_start_ = false;

@@ -30,7 +30,9 @@ struct Http1ParserImpl {
   using Type = Http1Parser::Type;
 
   Http1ParserImpl(Type t, Http1ParserCallbacks& c, size_t max)
-      : type(t), cb(c), max_header_bytes(max == 0 ? 1 : max),
+      : type(t),
+        cb(c),
+        max_header_bytes(max == 0 ? 1 : max),
         scanner(t == Type::Request, max_header_bytes) {
     llhttp_init(&parser, t == Type::Request ? HTTP_REQUEST : HTTP_RESPONSE, settings());
     parser.data = this;
@@ -136,8 +138,8 @@ struct Http1ParserImpl {
     // llhttp refuses "HTTP/1.2" itself, before on_version_complete: a well-formed version we do
     // not support (505), unlike "HTTP/1.1 " or "HTTP/1.x" (400).
     const std::string& v = version_text;
-    if (err == HPE_INVALID_VERSION && v.size() == 3 && v[1] == '.' && v[0] >= '0' &&
-        v[0] <= '9' && v[2] >= '0' && v[2] <= '9' && v != "1.0" && v != "1.1") {
+    if (err == HPE_INVALID_VERSION && v.size() == 3 && v[1] == '.' && v[0] >= '0' && v[0] <= '9' &&
+        v[2] >= '0' && v[2] <= '9' && v != "1.0" && v != "1.1") {
       return fail(kHttp1UnsupportedVersion, "unsupported HTTP version " + v);
     }
     if (err == HPE_INVALID_TRANSFER_ENCODING) {
@@ -321,9 +323,9 @@ struct Http1ParserImpl {
     }
     // SkipBody only means something for responses (to HEAD): on a request, skipping a body the
     // client did send would parse that body as the next request.
-    bool no_body = type == Type::Response &&
-                   (action == HeadAction::SkipBody || resp.isInformational() ||
-                    resp.status == 204 || resp.status == 304);
+    bool no_body =
+        type == Type::Response && (action == HeadAction::SkipBody || resp.isInformational() ||
+                                   resp.status == 204 || resp.status == 304);
     if (no_body) {
       // What on_headers_complete returning 1 does; it paused instead (so the head could be
       // measured and scanned first), so the flag is set by hand.
@@ -465,9 +467,8 @@ struct Http1ParserImpl {
       busy = false;
       return {};
     }
-    return fail(kHttp1Incomplete, head_delivered
-                                      ? "connection closed before the body was complete"
-                                      : "connection closed in the middle of the head");
+    return fail(kHttp1Incomplete, head_delivered ? "connection closed before the body was complete"
+                                                 : "connection closed in the middle of the head");
   }
 };
 

@@ -87,15 +87,15 @@ class Http1ParserCallbacks {
 };
 
 enum class Http1ParserState : uint8_t {
-  Ready,    // feed() parses: between messages or inside one
-  Paused,   // a callback returned FlowAction::Pause; resume() continues
+  Ready,   // feed() parses: between messages or inside one
+  Paused,  // a callback returned FlowAction::Pause; resume() continues
   // Parsing ended after a head: CONNECT, an upgrade request (after its message completes), a
   // 101 response, or HeadAction::Stop. The remaining bytes are not HTTP/1 to this parser.
   // resume() goes on parsing HTTP/1 (e.g. when the upgrade was refused).
   Stopped,
   // The last message ends the connection (keep_alive false): no further bytes are parsed.
   Closed,
-  Failed,   // feed() or finish() returned an error; error() holds it. reset() to reuse.
+  Failed,  // feed() or finish() returned an error; error() holds it. reset() to reuse.
 };
 
 class Http1Parser {

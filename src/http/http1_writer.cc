@@ -127,6 +127,7 @@ void writeHead(Buffer& out, StartLine&& start_line, const Headers& headers, Body
 }  // namespace
 
 std::string_view reasonPhrase(uint16_t status) {
+  // clang-format off
   switch (status) {
     case 100: return "Continue";
     case 101: return "Switching Protocols";
@@ -176,6 +177,7 @@ std::string_view reasonPhrase(uint16_t status) {
     case 505: return "HTTP Version Not Supported";
     default: return "";
   }
+  // clang-format on
 }
 
 Result<void> writeRequestHead(Buffer& out, std::string_view method, std::string_view target,

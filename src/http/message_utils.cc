@@ -41,6 +41,7 @@ bool equalsLower(std::string_view name, std::string_view lower) {
 
 // Runs for every field of every forwarded message: dispatch on the length first.
 bool isHopByHopName(std::string_view name) {
+  // clang-format off
   switch (name.size()) {
     case 2: return equalsLower(name, "te");
     case 7: return equalsLower(name, "upgrade");
@@ -51,6 +52,7 @@ bool isHopByHopName(std::string_view name) {
     case 19: return equalsLower(name, "proxy-authorization");
     default: return false;
   }
+  // clang-format on
 }
 
 // Port: 1..5 digits, 1..65535.
@@ -110,7 +112,8 @@ Result<Authority> parseHostAndPort(std::string_view s, bool port_required, const
     host = s.substr(0, close + 1);
     std::string_view rest = s.substr(close + 1);
     if (!rest.empty()) {
-      if (rest.front() != ':') return hostError(code, "unexpected characters after IPv6 literal", s);
+      if (rest.front() != ':')
+        return hostError(code, "unexpected characters after IPv6 literal", s);
       port = rest.substr(1);
       has_port = true;
     }
@@ -250,7 +253,8 @@ Result<Authority> parseHost(std::string_view host) {
   Authority a;
   if (host.empty()) return hostError("bad_host", "empty host", host);
   if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return hostError("bad_host", "bad IPv6 literal", host);
+    if (host.size() < 3 || host.back() != ']')
+      return hostError("bad_host", "bad IPv6 literal", host);
     std::string inner(host.substr(1, host.size() - 2));
     // inet_pton refuses zone ids ("%eth0") and IPvFuture, which is what we want.
     unsigned char bin[16];
@@ -342,7 +346,8 @@ Result<AbsoluteUrl> parseAbsoluteUrl(std::string_view url) {
   std::string_view rest = url.substr(sep + 3);
   size_t auth_end = rest.find_first_of("/?");
   std::string_view auth = rest.substr(0, auth_end);
-  std::string_view path = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
+  std::string_view path =
+      auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
   if (auth.find('@') != std::string_view::npos) {
     return hostError("bad_url", "userinfo is not allowed in a request URL", url);
   }

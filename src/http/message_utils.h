@@ -68,7 +68,7 @@ struct Authority {
 };
 
 struct AbsoluteUrl {
-  std::string scheme;  // "http" or "https", lower-cased
+  std::string scheme;   // "http" or "https", lower-cased
   Authority authority;  // port defaulted to 80 / 443 when absent
   bool port_explicit = false;
   std::string path;  // origin-form: path + "?" + query, "/" when the URL has no path

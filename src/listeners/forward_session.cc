@@ -8,6 +8,7 @@
 
 #include "admin/admin_routes.h"
 #include "core/log.h"
+#include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
 
@@ -116,20 +117,12 @@ void ForwardSession::onDownstreamRead() {
 void ForwardSession::parseDownstream() {
   if (closed_ || in_parse_) return;
   in_parse_ = true;
-  evbuffer* input = bufferevent_get_input(down_.get());
-  while (!closed_ && evbuffer_get_length(input) > 0 &&
-         parser_.state() == Http1ParserState::Ready) {
-    evbuffer_iovec vec;
-    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
-    auto r = parser_.feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
-    if (!r.ok()) {
-      MetricsShard::bump(worker_.metrics().bad_requests);
-      in_parse_ = false;
-      sendErrorAndClose(parser_.errorStatus(), r.error().code, r.error().message);
-      return;
-    }
-    evbuffer_drain(input, r.value());
-    if (r.value() < vec.iov_len) break;  // paused, stopped or closed
+  auto fed = feedFromBuffer(parser_, bufferevent_get_input(down_.get()));
+  if (!fed.ok()) {
+    MetricsShard::bump(worker_.metrics().bad_requests);
+    in_parse_ = false;
+    sendErrorAndClose(parser_.errorStatus(), fed.error().code, fed.error().message);
+    return;
   }
   in_parse_ = false;
   if (closed_) return;
@@ -329,9 +322,9 @@ void ForwardSession::beginExchange(RequestHead& head) {
 FlowAction ForwardSession::onBody(const char* data, size_t len) {
   if (!ex_ || ex_->failed) return FlowAction::Continue;
   ex_->info.bytes_in += len;
-  Buffer chunk;
-  chunk.append(data, len);
-  forwardRequestBody(chunk);
+  scratch_.clear();
+  scratch_.append(data, len);
+  forwardRequestBody(scratch_);
   if (closed_ || !ex_) return FlowAction::Pause;
   return upstreamBackedUp() ? FlowAction::Pause : FlowAction::Continue;
 }

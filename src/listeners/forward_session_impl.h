@@ -147,6 +147,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   std::unique_ptr<ConnectAttempt> tunnel_connect_;
   Authority connect_target_;
   std::unique_ptr<Tunnel> tunnel_;
+  Buffer scratch_;  // body bytes in transit (one evbuffer per session, not one per chunk)
   bool waiting_for_head_ = true;  // between exchanges: the header timer is running
   bool close_after_response_ = false;
   bool draining_ = false;

@@ -5,6 +5,7 @@
 #include <event2/event.h>
 
 #include "core/log.h"
+#include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
 
@@ -167,20 +168,13 @@ void ForwardSession::onUpstreamRead() { parseUpstream(); }
 void ForwardSession::parseUpstream() {
   if (closed_ || !ex_ || !ex_->response_parser || in_upstream_parse_) return;
   Exchange& ex = *ex_;
-  evbuffer* input = bufferevent_get_input(ex.upstream->bev.get());
   in_upstream_parse_ = true;
-  while (evbuffer_get_length(input) > 0 && ex.response_parser->state() == Http1ParserState::Ready) {
-    evbuffer_iovec vec;
-    if (evbuffer_peek(input, -1, nullptr, &vec, 1) < 1) break;
-    auto r = ex.response_parser->feed(static_cast<const char*>(vec.iov_base), vec.iov_len);
-    if (!r.ok()) {
-      in_upstream_parse_ = false;
-      upstreamFailed(makeError("bad_response", "the origin sent an invalid response: " +
-                                                   r.error().message));
-      return;
-    }
-    evbuffer_drain(input, r.value());
-    if (r.value() < vec.iov_len) break;
+  auto fed = feedFromBuffer(*ex.response_parser, bufferevent_get_input(ex.upstream->bev.get()));
+  if (!fed.ok()) {
+    in_upstream_parse_ = false;
+    upstreamFailed(makeError("bad_response", "the origin sent an invalid response: " +
+                                                 fed.error().message));
+    return;
   }
   in_upstream_parse_ = false;
   afterUpstreamParse();
@@ -347,7 +341,8 @@ void ForwardSession::writeResponseHeadDownstream(ResponseHead& head) {
 
 FlowAction ForwardSession::onResponseBody(const char* data, size_t len) {
   Exchange& ex = *ex_;
-  Buffer chunk;
+  Buffer& chunk = scratch_;  // reused: its bytes are moved on, never kept
+  chunk.clear();
   chunk.append(data, len);
   if (ex.filters) {
     Verdict v = ex.filters->responseBody(ex.info, chunk, false);

@@ -24,9 +24,9 @@ struct EventLog : Http1ParserCallbacks {
     return HeadAction::Continue;
   }
   HeadAction onResponseHead(ResponseHead& h) override {
-    log += "R[" + std::to_string(h.status) + " " + h.reason + " ka" +
-           std::to_string(h.keep_alive) + " f" + std::to_string(static_cast<int>(h.framing)) +
-           ":" + std::to_string(h.content_length);
+    log += "R[" + std::to_string(h.status) + " " + h.reason + " ka" + std::to_string(h.keep_alive) +
+           " f" + std::to_string(static_cast<int>(h.framing)) + ":" +
+           std::to_string(h.content_length);
     for (const auto& f : h.headers.fields()) log += "|" + f.name + "=" + f.value;
     log += "]";
     return HeadAction::Continue;
@@ -96,8 +96,8 @@ std::vector<size_t> everyN(size_t len, size_t n) {
 }
 
 std::string mutate(std::string s, Rng& rng) {
-  static const char kAlphabet[] = {'\r', '\n', ' ', '\t', ':', ',', ';', '"', '0', '5', 'a',
-                                   'F',  '\0', '\x7f', '\x80', '#', '/', 'H', '-', '='};
+  static const char kAlphabet[] = {'\r', '\n', ' ',  '\t',   ':',    ',', ';', '"', '0', '5',
+                                   'a',  'F',  '\0', '\x7f', '\x80', '#', '/', 'H', '-', '='};
   size_t edits = 1 + rng.below(3);
   for (size_t e = 0; e < edits && !s.empty(); ++e) {
     size_t at = rng.below(s.size());

@@ -144,8 +144,9 @@ TEST_CASE("parses a simple GET with its headers and keep-alive") {
 
 TEST_CASE("delivers a Content-Length body fed byte by byte as it arrives") {
   std::string body = "{\"model\":\"gpt-4o\",\"messages\":[]}";
-  std::string in = "POST /v1/chat HTTP/1.1\r\nHost: a\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string in =
+      "POST /v1/chat HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   Recorder rec;
   Http1Parser p(Http1Parser::Type::Request, rec);
   size_t head_len = in.size() - body.size();
@@ -359,8 +360,7 @@ TEST_CASE("refuses every request smuggling shape with the right status") {
       {"Content-Length with sign", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\nhello",
        400},
       {"negative Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
-      {"hex Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhello",
-       400},
+      {"hex Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x5\r\n\r\nhello", 400},
       {"empty Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \r\n\r\n", 400},
       {"huge Content-Length",
        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
@@ -402,8 +402,14 @@ TEST_CASE("refuses every request smuggling shape with the right status") {
       {"empty field name", kGet + ": b\r\n\r\n", 400},
       {"field line starting with whitespace", "GET / HTTP/1.1\r\n Host: h\r\n\r\n", 400},
       {"NUL in a value", kGet + std::string("X-A: a\0b\r\n\r\n", 13), 400},
-      {"control character in a value", kGet + "X-A: a\x01" "b\r\n\r\n", 400},
-      {"DEL in a value", kGet + "X-A: a\x7f" "b\r\n\r\n", 400},
+      {"control character in a value",
+       kGet + "X-A: a\x01"
+              "b\r\n\r\n",
+       400},
+      {"DEL in a value",
+       kGet + "X-A: a\x7f"
+              "b\r\n\r\n",
+       400},
       {"missing Host in HTTP/1.1", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400},
       {"duplicate Host", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400},
       {"Host with userinfo", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400},
@@ -446,8 +452,7 @@ TEST_CASE("refuses every request smuggling shape with the right status") {
       {"CONNECT with a body length",
        "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\nhello", 400},
       {"CONNECT with chunked body",
-       "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-       400},
+       "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
   };
   for (const auto& c : cases) {
     INFO(std::string(c.name));
@@ -500,15 +505,15 @@ TEST_CASE("names the problem in the error") {
 
 TEST_CASE("accepts what strictness must not refuse") {
   const std::vector<std::string> ok = {
-      "GET / HTTP/1.0\r\n\r\n",                                     // HTTP/1.0 needs no Host
-      "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",                      // empty line before (RFC 9112 §2.2)
-      "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",                 // IPv6 Host
-      "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\r\n",              // empty value
-      "GET / HTTP/1.1\r\nHost: h\r\nX-A: caf\xc3\xa9\r\n\r\n",      // obs-text in a value
-      "GET / HTTP/1.1\r\nHost: h\r\nX-A:\tv\t\r\n\r\n",             // tabs as OWS
-      "GET /?q={\"a\":[1]}|x HTTP/1.1\r\nHost: h\r\n\r\n",          // unusual but visible ASCII
+      "GET / HTTP/1.0\r\n\r\n",                         // HTTP/1.0 needs no Host
+      "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",          // empty line before (RFC 9112 §2.2)
+      "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",     // IPv6 Host
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Empty:\r\n\r\n",  // empty value
+      "GET / HTTP/1.1\r\nHost: h\r\nX-A: caf\xc3\xa9\r\n\r\n",       // obs-text in a value
+      "GET / HTTP/1.1\r\nHost: h\r\nX-A:\tv\t\r\n\r\n",              // tabs as OWS
+      "GET /?q={\"a\":[1]}|x HTTP/1.1\r\nHost: h\r\n\r\n",           // unusual but visible ASCII
       "GET http://h.example/p HTTP/1.1\r\nHost: h.example\r\n\r\n",  // absolute-form
-      "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",                      // asterisk-form
+      "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",                       // asterisk-form
       "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\nContent-Length: 0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
@@ -637,8 +642,9 @@ TEST_CASE("reset makes a failed parser usable again") {
 }
 
 TEST_CASE("SkipBody on a request still reads its body, never as the next request") {
-  std::string in = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 27\r\n\r\n"
-                   "GET /smuggled HTTP/1.1\r\n\r\n";
+  std::string in =
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 27\r\n\r\n"
+      "GET /smuggled HTTP/1.1\r\n\r\n";
   Recorder rec;
   rec.head_action = HeadAction::SkipBody;
   Http1Parser p(Http1Parser::Type::Request, rec);
@@ -669,7 +675,8 @@ TEST_CASE("refuses to be fed again from inside its own callback") {
 // ---- responses -------------------------------------------------------------------------
 
 TEST_CASE("parses a response with a Content-Length body") {
-  std::string in = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+  std::string in =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
   for (size_t step : kSteps) {
     Recorder rec;
     Http1Parser p(Http1Parser::Type::Response, rec);
@@ -687,8 +694,9 @@ TEST_CASE("parses a response with a Content-Length body") {
 }
 
 TEST_CASE("streams a chunked SSE response as chunks arrive") {
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
   Recorder rec;
   Http1Parser p(Http1Parser::Type::Response, rec);
   REQUIRE(p.feed(head));

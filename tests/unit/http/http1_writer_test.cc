@@ -25,7 +25,9 @@ TEST_CASE("writes a request head with its fields in order") {
 }
 
 TEST_CASE("writes exactly the framing field it is told and drops the received ones") {
-  auto h = fields({{"Host", "h"}, {"Content-Length", "999"}, {"transfer-encoding", "gzip"},
+  auto h = fields({{"Host", "h"},
+                   {"Content-Length", "999"},
+                   {"transfer-encoding", "gzip"},
                    {"Content-Length", "5"}});
   {
     Buffer out;
@@ -140,8 +142,8 @@ TEST_CASE("frames chunks by moving the data buffer") {
 
 TEST_CASE("writes trailers after the last chunk, leaving out framing fields") {
   Buffer out;
-  auto t = fields({{"X-Checksum", "abc"}, {"Content-Length", "3"}, {"Bad\nName", "v"},
-                   {"X-Ok", "1"}});
+  auto t =
+      fields({{"X-Checksum", "abc"}, {"Content-Length", "3"}, {"Bad\nName", "v"}, {"X-Ok", "1"}});
   appendLastChunk(out, t);
   CHECK(out.toString() == "0\r\nX-Checksum: abc\r\nX-Ok: 1\r\n\r\n");
 }
@@ -185,9 +187,10 @@ TEST_CASE("what the writer writes, the strict parser reads back") {
     }
   } cb;
   Buffer out;
-  REQUIRE(writeRequestHead(out, "POST", "/v1/chat/completions",
-                           fields({{"Host", "api.openai.com"}, {"Content-Type", "application/json"}}),
-                           BodyFraming::Chunked));
+  REQUIRE(
+      writeRequestHead(out, "POST", "/v1/chat/completions",
+                       fields({{"Host", "api.openai.com"}, {"Content-Type", "application/json"}}),
+                       BodyFraming::Chunked));
   Buffer part;
   part.append("{\"model\":");
   appendChunk(out, part);

@@ -152,42 +152,42 @@ TEST_CASE("parses absolute-form URLs") {
 
 TEST_CASE("refuses URLs a proxy must not forward") {
   const char* bad[] = {
-      "ftp://h/x",                  // scheme
-      "ws://h/x",                   // scheme
-      "http:/h/x",                  // not absolute
-      "//h/x",                      // no scheme
-      "/just/a/path",               // origin-form
-      "http://user:pw@h/x",         // userinfo
-      "http://@h/x",                // empty userinfo
-      "http://h/x#frag",            // fragment
-      "http://h/x?#",               // fragment
-      "http://h:0/",                // port 0
-      "http://h:65536/",            // port too large
-      "http://h:8a/",               // port not digits
-      "http://h:/",                 // empty port
-      "http://h:+80/",              // signed port
-      "http://h:000080/",           // too many digits
-      "http:///x",                  // empty host
-      "http://:80/x",               // empty host
-      "http://h/a b",               // space
-      "http://h/a\tb",              // tab
-      "http://h/\x01",              // control character
-      "http://h/caf\xc3\xa9",       // non-ASCII
-      "http://h\r\nX: y/",          // CRLF
-      "http://h..example/",         // empty label
-      "http://.h/",                 // empty label
-      "http://h!.example/",         // character outside host names
-      "http://127.1/",              // short IPv4 read as 127.0.0.1 by resolvers
-      "http://0x7f.0.0.1/",         // hex IPv4
-      "http://0177.0.0.1/",         // octal IPv4
-      "http://256.0.0.1/",          // out of range
-      "http://1.2.3.4.5/",          // too many parts
-      "http://2130706433/",         // integer IPv4
-      "http://[::1/",               // unterminated
-      "http://[fe80::1%25eth0]/",   // zone id
-      "http://[v1.fe]/",            // IPvFuture
-      "http://[::1]x/",             // junk after literal
-      "http://::1/",                // IPv6 without brackets
+      "ftp://h/x",                 // scheme
+      "ws://h/x",                  // scheme
+      "http:/h/x",                 // not absolute
+      "//h/x",                     // no scheme
+      "/just/a/path",              // origin-form
+      "http://user:pw@h/x",        // userinfo
+      "http://@h/x",               // empty userinfo
+      "http://h/x#frag",           // fragment
+      "http://h/x?#",              // fragment
+      "http://h:0/",               // port 0
+      "http://h:65536/",           // port too large
+      "http://h:8a/",              // port not digits
+      "http://h:/",                // empty port
+      "http://h:+80/",             // signed port
+      "http://h:000080/",          // too many digits
+      "http:///x",                 // empty host
+      "http://:80/x",              // empty host
+      "http://h/a b",              // space
+      "http://h/a\tb",             // tab
+      "http://h/\x01",             // control character
+      "http://h/caf\xc3\xa9",      // non-ASCII
+      "http://h\r\nX: y/",         // CRLF
+      "http://h..example/",        // empty label
+      "http://.h/",                // empty label
+      "http://h!.example/",        // character outside host names
+      "http://127.1/",             // short IPv4 read as 127.0.0.1 by resolvers
+      "http://0x7f.0.0.1/",        // hex IPv4
+      "http://0177.0.0.1/",        // octal IPv4
+      "http://256.0.0.1/",         // out of range
+      "http://1.2.3.4.5/",         // too many parts
+      "http://2130706433/",        // integer IPv4
+      "http://[::1/",              // unterminated
+      "http://[fe80::1%25eth0]/",  // zone id
+      "http://[v1.fe]/",           // IPvFuture
+      "http://[::1]x/",            // junk after literal
+      "http://::1/",               // IPv6 without brackets
   };
   for (const char* url : bad) {
     INFO(std::string(url));
@@ -217,9 +217,9 @@ TEST_CASE("parses CONNECT authority-form targets") {
   REQUIRE(v4);
   CHECK(v4->kind == HostKind::IPv4);
 
-  const char* bad[] = {"api.openai.com", "api.openai.com:", "[::1]", "::1:443", "u@h:443",
-                       "h:443/x", "h:0", "h:99999", "http://h:443", ":443", "", "h:443?x",
-                       "[::1]443", "h :443"};
+  const char* bad[] = {
+      "api.openai.com", "api.openai.com:", "[::1]", "::1:443", "u@h:443", "h:443/x",  "h:0",
+      "h:99999",        "http://h:443",    ":443",  "",        "h:443?x", "[::1]443", "h :443"};
   for (const char* t : bad) {
     INFO(std::string(t));
     auto r = parseAuthorityForm(t);

@@ -98,6 +98,22 @@ inline TcpPort bindLoopback(int listen_backlog) {
   return out;
 }
 
+// A connected pair of non-blocking TCP sockets over 127.0.0.1.
+inline FdPair makeTcpPair() {
+  TcpPort listener = bindLoopback(1);
+  UniqueFd a(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(a.valid());
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(listener.port);
+  REQUIRE(::connect(a.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  UniqueFd b(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  REQUIRE(b.valid());
+  REQUIRE(::fcntl(a.get(), F_SETFL, ::fcntl(a.get(), F_GETFL) | O_NONBLOCK) == 0);
+  return FdPair{std::move(a), std::move(b)};
+}
+
 // Sends as much of `data` as the socket takes now; returns how much that was (-1 on error,
 // errno kept).
 inline ssize_t sendSome(int fd, std::string_view data) {

@@ -26,9 +26,13 @@ constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection Established\r
 // client: the app's end; origin: the upstream server's end. The tunnel gets the two middle
 // sockets when start() is called, so a test can prepare bytes before the tunnel exists.
 struct Rig {
+  explicit Rig(bool tcp = false)
+      : down(tcp ? test::makeTcpPair() : makeSocketPair()),
+        up(tcp ? test::makeTcpPair() : makeSocketPair()) {}
+
   TestLoop loop;  // first: destroyed after the tunnel
-  FdPair down = makeSocketPair();
-  FdPair up = makeSocketPair();
+  FdPair down;
+  FdPair up;
   std::unique_ptr<Tunnel> tunnel;
   int closed_calls = 0;
   bool closed_inside_constructor = false;
@@ -230,19 +234,18 @@ TEST_CASE("the idle timeout closes both sockets when nothing moves") {
 
 TEST_CASE("traffic keeps the idle timeout from firing") {
   Rig r;
-  r.start("", "", /*idle_ms=*/300);
-  // A byte every 20 ms for more than three idle periods.
-  std::string sent;
-  for (int i = 0; i < 60; ++i) {
+  r.start("", "", /*idle_ms=*/500);
+  // A byte every 30 ms, for more than two idle periods.
+  for (int i = 0; i < 40; ++i) {
     std::string b(1, static_cast<char>('a' + i % 26));
     sendAll(i % 2 == 0 ? r.client() : r.origin(), b);
-    r.loop.runFor(20ms);
+    r.loop.runFor(30ms);
     REQUIRE_FALSE(r.tunnel->closed());
   }
   CHECK(r.closed_calls == 0);
   r.at_client.pull(r.client());
   r.at_origin.pull(r.origin());
-  CHECK(r.at_client.data.size() + r.at_origin.data.size() == 60);
+  CHECK(r.at_client.data.size() + r.at_origin.data.size() == 40);
   // Then silence: it does close.
   REQUIRE(r.loop.runUntil([&] { return r.closed_calls > 0; }));
 }
@@ -283,6 +286,40 @@ TEST_CASE("a payload far larger than the buffers arrives intact, and the tunnel 
   CHECK(r.at_origin.data == payload);
   CHECK(r.tunnel->bytesUp() == payload.size());
   CHECK_FALSE(r.tunnel->closed());
+}
+
+TEST_CASE("over TCP sockets too: bulk bytes, then a half-close each way ends the tunnel") {
+  Rig r(/*tcp=*/true);
+  r.start("early", std::string(kEstablished));
+  std::string payload(2u << 20, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7 + (i >> 9));
+  size_t sent = 0;
+  REQUIRE(r.loop.runUntil([&] {
+    ssize_t n = sendSome(r.client(), std::string_view(payload).substr(sent));
+    REQUIRE(n >= 0);
+    sent += static_cast<size_t>(n);
+    r.at_origin.pull(r.origin());
+    r.at_client.pull(r.client());
+    return r.at_origin.data.size() >= payload.size() + 5;
+  }));
+  CHECK(r.at_origin.data == "early" + payload);
+  CHECK(r.at_client.data == kEstablished);
+
+  REQUIRE(::shutdown(r.client(), SHUT_WR) == 0);
+  REQUIRE(r.loop.runUntil([&] {
+    r.at_origin.pull(r.origin());
+    return r.at_origin.eof;
+  }));
+  sendAll(r.origin(), "bye");
+  REQUIRE(::shutdown(r.origin(), SHUT_WR) == 0);
+  REQUIRE(r.loop.runUntil([&] {
+    r.at_client.pull(r.client());
+    return r.at_client.eof && r.closed_calls > 0;
+  }));
+  CHECK(r.at_client.data == std::string(kEstablished) + "bye");
+  CHECK(r.closed_calls == 1);
+  CHECK(r.tunnel->bytesUp() == payload.size() + 5);
+  CHECK(r.tunnel->bytesDown() == kEstablished.size() + 3);
 }
 
 // BUG: tunnel.h says on_closed runs "from a libevent callback", but when the tunnel fails

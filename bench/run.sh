@@ -7,8 +7,8 @@
 # conf/aiwarden.yaml names filters this build does not have yet, so aiwarden runs here with an
 # empty filter chain (every CONNECT is a blind tunnel).
 #
-#   bench/run.sh                                  # ROUNDS=3 DUR=10, all scenarios, ~12-15 min
-#   ROUNDS=1 DUR=5 bench/run.sh                   # smoke run, ~4 min
+#   bench/run.sh                                  # ROUNDS=3 DUR=10, all scenarios, ~11 min
+#   ROUNDS=1 DUR=5 bench/run.sh                   # smoke run, ~2.5 min
 #   PEERS="direct squid aiwarden" SCENARIOS="S1 S4" bench/run.sh
 #
 # Env: ROUNDS (3) DUR (10 s per wrk run) CONNS (50) PEERS SCENARIOS ("S1 S4 S3")

@@ -58,6 +58,7 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
 
 ForwardSession::~ForwardSession() {
   if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
+  if (conn_filters_) conn_filters_->close(conn_);
 }
 
 void ForwardSession::start() {
@@ -67,7 +68,12 @@ void ForwardSession::start() {
     return;
   }
   bufferevent_setcb(down_.get(), onDownReadCb, onDownWriteCb, onDownEventCb, this);
+  // Bounds what a client can queue ahead of the request being served (pipelining): libevent
+  // stops reading above it until the parser drains the input.
+  bufferevent_setwatermark(down_.get(), EV_READ, 0,
+                           snapshot_->config.limits.max_header_bytes + kHighWater);
   bufferevent_enable(down_.get(), EV_READ | EV_WRITE);
+  downstream_reading_ = true;
   header_timer_.reset(evtimer_new(worker_.base(), onHeaderTimeoutCb, this));
   armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
 }
@@ -107,6 +113,10 @@ void ForwardSession::closeSession() {
 
 void ForwardSession::onDownstreamRead() {
   if (closed_) return;
+  if (peeking_) {
+    runPeek(/*no_more_data=*/false);
+    return;
+  }
   if (waiting_for_head_ && !parser_.messageInProgress() && ex_ == nullptr) {
     // First byte of a new request on a kept-alive connection: the header deadline starts now.
     armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
@@ -126,10 +136,17 @@ void ForwardSession::parseDownstream() {
   }
   in_parse_ = false;
   if (closed_) return;
-  // Stop reading while the parser cannot take more (an exchange holds it) or a body is backed
-  // up toward the origin; onUpstreamWrite / finishExchange resume.
-  bool want_read = parser_.state() == Http1ParserState::Ready && !(ex_ && upstreamBackedUp());
-  if (want_read) {
+  // Reading stays on between requests (a pipelined request just waits in the input buffer,
+  // bounded by the read high-water mark) — toggling it per request costs two epoll_ctl calls.
+  // It goes off only while a request body is backed up toward the origin; onUpstreamWrite
+  // turns it on again.
+  setDownstreamReading(!(ex_ && upstreamBackedUp()));
+}
+
+void ForwardSession::setDownstreamReading(bool on) {
+  if (on == downstream_reading_) return;
+  downstream_reading_ = on;
+  if (on) {
     bufferevent_enable(down_.get(), EV_READ);
   } else {
     bufferevent_disable(down_.get(), EV_READ);
@@ -138,12 +155,16 @@ void ForwardSession::parseDownstream() {
 
 void ForwardSession::onDownstreamEvent(short what) {
   if (closed_) return;
+  if ((what & BEV_EVENT_EOF) && peeking_) {  // the client sent all it will: decide on that
+    runPeek(/*no_more_data=*/true);
+    return;
+  }
   if (what & BEV_EVENT_EOF) {
     // The client is done sending. An exchange whose request is whole can still be answered
     // (HTTP/1.0-style half-close); anything else ends here.
     if (ex_ && ex_->request_complete && !ex_->response_complete) {
       close_after_response_ = true;
-      bufferevent_disable(down_.get(), EV_READ);
+      setDownstreamReading(false);
       return;
     }
     if (parser_.messageInProgress() && !ex_) {
@@ -154,7 +175,12 @@ void ForwardSession::onDownstreamEvent(short what) {
 }
 
 void ForwardSession::onHeaderTimeout() {
-  if (closed_ || ex_ || tunnel_ || tunnel_connect_) return;
+  if (closed_) return;
+  if (peeking_) {  // the peek deadline: the filters decide with what arrived
+    runPeek(/*no_more_data=*/true);
+    return;
+  }
+  if (ex_ || tunnel_ || tunnel_connect_) return;
   if (!parser_.messageInProgress() && !waiting_for_head_) return;
   MetricsShard::bump(worker_.metrics().header_timeouts);
   if (parser_.messageInProgress()) {
@@ -203,7 +229,7 @@ void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
   }
   // No more requests are read: the parser stopped (or paused) in the callback that got us here,
   // and reading is off for good.
-  bufferevent_disable(down_.get(), EV_READ);
+  setDownstreamReading(false);
   waiting_for_head_ = false;
   evtimer_del(header_timer_.get());
   onDownstreamWrite();  // closes at once if nothing is queued
@@ -225,7 +251,7 @@ void ForwardSession::sendBlocked(const Verdict& v) {
     ex_->info.status = status;
     finishExchange();
   }
-  bufferevent_disable(down_.get(), EV_READ);
+  setDownstreamReading(false);
   onDownstreamWrite();
 }
 
@@ -408,81 +434,7 @@ void ForwardSession::finishExchange() {
   }
   armHeaderTimer(snapshot_->config.upstream.idle_timeout_ms);
   parser_.resume();
-  bufferevent_enable(down_.get(), EV_READ);
-  parseDownstream();  // a pipelined request may already be buffered
-}
-
-// ---- CONNECT ---------------------------------------------------------------------------------
-
-void ForwardSession::beginConnect(RequestHead& head) {
-  auto target = parseAuthorityForm(head.target);
-  if (!target.ok()) {
-    sendErrorAndClose(400, "bad_authority", target.error().message);
-    return;
-  }
-  connect_target_ = target.value();
-  conn_.is_connect = true;
-  conn_.target_host = connect_target_.host;
-  conn_.target_port = connect_target_.port;
-  if (snapshot_->chain && !snapshot_->chain->empty()) {
-    ConnectionFilterChain filters(snapshot_->chain, 16384);
-    // No interception yet: the decision is taken on the CONNECT authority alone.
-    Verdict v = filters.run(conn_, {}, /*no_more_data=*/true);
-    filters.close(conn_);
-    if (v.action == Action::Block) {
-      sendErrorAndClose(v.status ? v.status : 403, "blocked", v.reason);
-      return;
-    }
-    if (conn_.intercept && v.action != Action::Bypass) {
-      sendErrorAndClose(501, "interception_unavailable",
-                        "TLS interception is not available in this build; " +
-                            connect_target_.host + " cannot be inspected");
-      return;
-    }
-  }
-  bufferevent_disable(down_.get(), EV_READ);  // early bytes wait in the input buffer
-  const auto& up = snapshot_->config.upstream;
-  tunnel_connect_ = ConnectAttempt::start(
-      worker_.base(), worker_.resolver(), connect_target_.host, connect_target_.port,
-      up.connect_timeout_ms, [this](Result<UniqueFd> fd) { onTunnelUpstream(std::move(fd)); });
-}
-
-void ForwardSession::onTunnelUpstream(Result<UniqueFd> fd) {
-  tunnel_connect_.reset();
-  if (closed_) return;
-  if (!fd.ok()) {
-    uint16_t status = fd.error().code == "connect_timeout" ? 504 : 502;
-    MetricsShard::bump(worker_.metrics().errors);
-    sendErrorAndClose(status, fd.error().code, fd.error().message);
-    return;
-  }
-  startTunnel(std::move(fd.value()));
-}
-
-void ForwardSession::startTunnel(UniqueFd upstream) {
-  // The tunnel takes the raw sockets; the bufferevent's unread input (bytes the client sent
-  // after CONNECT) and unsent output (an earlier response still queued) move with it.
-  Buffer early_up, early_down;
-  early_up.moveFrom(bufferevent_get_input(down_.get()));
-  early_down.moveFrom(bufferevent_get_output(down_.get()));
-  early_down.append("HTTP/1.1 200 Connection Established\r\n\r\n");
-  down_.reset();
-  evtimer_del(header_timer_.get());
-  auto& m = worker_.metrics();
-  MetricsShard::bump(m.bypassed);
-  MetricsShard::bump(m.tunnels_active);
-  conn_.bypassed = true;
-  const uint32_t idle = snapshot_->config.upstream.idle_timeout_ms;
-  tunnel_ = std::make_unique<Tunnel>(worker_.base(), std::move(fd_), std::move(upstream),
-                                     early_up.toString(), early_down.toString(), idle,
-                                     [this](Tunnel& t) {
-                                       auto& mm = worker_.metrics();
-                                       MetricsShard::bump(mm.tunnel_bytes, t.bytesUp() + t.bytesDown());
-                                       mm.tunnels_active.store(
-                                           mm.tunnels_active.load(std::memory_order_relaxed) - 1,
-                                           std::memory_order_relaxed);
-                                       closeSession();
-                                     });
+  parseDownstream();  // a pipelined request may already be buffered; turns reading back on  // a pipelined request may already be buffered
 }
 
 }  // namespace aiw

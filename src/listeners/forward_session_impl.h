@@ -106,6 +106,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void sendErrorAndClose(uint16_t status, std::string_view code, std::string_view message);
   void sendBlocked(const Verdict& v);
   void armHeaderTimer(uint32_t ms);
+  void setDownstreamReading(bool on);
   void finishExchange();
   void closeSession();
   bool downstreamBackedUp() const;
@@ -132,9 +133,11 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void releaseUpstream(bool reusable);
   bool upstreamBackedUp() const;
 
-  // CONNECT.
+  // CONNECT (forward_connect.cc).
   void onTunnelUpstream(Result<UniqueFd> fd);
-  void startTunnel(UniqueFd upstream);
+  void runPeek(bool no_more_data);
+  bool applyConnectVerdict(const Verdict& v);
+  void startTunnel(UniqueFd upstream, bool established_sent);
 
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;  // the one this connection started with
@@ -147,12 +150,19 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   std::unique_ptr<ConnectAttempt> tunnel_connect_;
   Authority connect_target_;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<ConnectionFilterChain> conn_filters_;  // CONNECT only; null: no filters
+  UniqueFd tunnel_upstream_;  // connected, waiting for the peek's verdict (200 already sent)
+  size_t peek_max_bytes_ = 0;
+  uint32_t peek_timeout_ms_ = 0;
+  bool peeking_ = false;          // reading the ClientHello for the connection filters
+  bool connect_decided_ = false;  // the filters decided before the 200
   Buffer scratch_;  // body bytes in transit (one evbuffer per session, not one per chunk)
   bool waiting_for_head_ = true;  // between exchanges: the header timer is running
   bool close_after_response_ = false;
   bool draining_ = false;
   bool closed_ = false;
   bool in_parse_ = false;  // inside parseDownstream (guards re-entry)
+  bool downstream_reading_ = false;  // EV_READ enabled on down_
   bool in_upstream_parse_ = false;  // inside the response parser: the exchange must not go yet
 };
 

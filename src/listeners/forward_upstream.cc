@@ -156,8 +156,7 @@ void ForwardSession::onUpstreamWrite() {
   // The origin took our bytes: read more of the request body if we had paused for it.
   if (!ex_->request_complete && parser_.state() == Http1ParserState::Paused && !upstreamBackedUp()) {
     parser_.resume();
-    bufferevent_enable(down_.get(), EV_READ);
-    parseDownstream();
+    parseDownstream();  // turns reading back on
   }
 }
 

@@ -28,9 +28,10 @@ std::unique_ptr<PooledConnection> ConnectionPool::take(const std::string& key) {
   auto conn = std::move(it->second.back());
   it->second.pop_back();
   if (it->second.empty()) idle_.erase(it);
+  // Read interest stays on: the taker installs its callbacks in the same loop turn, and turning
+  // it off and on again would cost two epoll_ctl calls per reused request.
   bufferevent_setcb(conn->bev.get(), nullptr, nullptr, nullptr, nullptr);
   bufferevent_set_timeouts(conn->bev.get(), nullptr, nullptr);
-  bufferevent_disable(conn->bev.get(), EV_READ);
   conn->pool = nullptr;
   return conn;
 }

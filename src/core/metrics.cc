@@ -1,6 +1,7 @@
 #include "core/metrics.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace aiw {
 
@@ -62,7 +63,10 @@ double MetricsTotals::latencyQuantileMs(double q) const {
   uint64_t count = 0;
   for (auto b : latency_buckets) count += b;
   if (count == 0) return 0.0;
-  auto rank = static_cast<uint64_t>(q * static_cast<double>(count - 1)) + 1;
+  // Nearest rank (ceil(q·n)), as Prometheus' histogram_quantile reads it: with few samples the
+  // slowest still shows in p99.
+  auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count)));
+  rank = std::clamp<uint64_t>(rank, 1, count);
   uint64_t seen = 0;
   for (size_t i = 0; i < latency_buckets.size(); ++i) {
     seen += latency_buckets[i];

@@ -225,8 +225,7 @@ class StreamFilterChain {
   Verdict headersPhase(Side& side, StreamInfo& s, Headers& headers, bool end_stream);
   Verdict bodyPhase(Side& side, StreamInfo& s, Buffer& chunk, bool end_stream);
   Verdict runHeaders(Side& side, StreamInfo& s, size_t from, Headers& headers, bool end_stream);
-  Verdict flow(Side& side, StreamInfo& s, size_t from, Buffer& data, bool end_stream,
-               Buffer& out);
+  Verdict flow(Side& side, StreamInfo& s, size_t from, Buffer& data, bool end_stream, Buffer& out);
   Verdict passed(Side& side, StreamInfo& s, size_t stage, Buffer& data, bool end_stream,
                  Buffer& out);
   Verdict overLimit(Side& side, StreamInfo& s, size_t stage, Buffer& data, bool end_stream,

@@ -247,8 +247,7 @@ std::vector<YAML::Node> FilterBuildContext::items(const YAML::Node& map, std::st
   return out;
 }
 
-bool FilterBuildContext::asString(const YAML::Node& node, std::string_view what,
-                                  std::string& out) {
+bool FilterBuildContext::asString(const YAML::Node& node, std::string_view what, std::string& out) {
   if (!node.IsDefined() || !node.IsScalar()) {
     error(node, quote(what) + " must be a string");
     return false;
@@ -398,8 +397,8 @@ bool FilterBuildContext::readEnum(const YAML::Node& map, std::string_view key, s
   if (!asString(value, key, v)) return false;
   if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
     std::vector<std::string> names(allowed.begin(), allowed.end());
-    std::string message = "unknown value " + quote(v) + " for " + quote(key) +
-                          " (expected " + joinNames(names) + ")";
+    std::string message =
+        "unknown value " + quote(v) + " for " + quote(key) + " (expected " + joinNames(names) + ")";
     std::string hint = closestName(v, names);
     if (!hint.empty()) message += ", did you mean " + quote(hint) + "?";
     error(value, message);
@@ -431,8 +430,8 @@ Result<std::shared_ptr<FilterFactory>> FilterRegistry::build(const FilterSpec& s
     std::vector<std::string> known = names();
     std::string message = spec.filter.empty() ? std::string("filter entry has no 'filter' name")
                                               : "unknown filter " + quote(spec.filter);
-    message += known.empty() ? " (no filters are registered)"
-                             : " (known: " + joinNames(known) + ")";
+    message +=
+        known.empty() ? " (no filters are registered)" : " (known: " + joinNames(known) + ")";
     std::string hint = spec.filter.empty() ? std::string() : closestName(spec.filter, known);
     if (!hint.empty()) message += "; did you mean " + quote(hint) + "?";
     return makeError("config", locate(spec.file, spec.line, message));
@@ -444,8 +443,8 @@ Result<std::shared_ptr<FilterFactory>> FilterRegistry::build(const FilterSpec& s
     built.emplace(it->second(ctx));
   } catch (const YAML::Exception& e) {
     // A builder that used yaml-cpp directly (as<T>() on a bad scalar, say): locate it anyway.
-    int line = e.mark.is_null() ? (spec.config_line > 0 ? spec.config_line : spec.line)
-                                : e.mark.line + 1;
+    int line =
+        e.mark.is_null() ? (spec.config_line > 0 ? spec.config_line : spec.line) : e.mark.line + 1;
     ctx.errorAtLine(line, spec.filter + " config: " + e.msg);
   } catch (const std::exception& e) {
     ctx.error("filter " + quote(spec.filter) + " could not be built: " + e.what());

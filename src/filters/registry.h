@@ -94,11 +94,9 @@ class FilterBuildContext {
             Presence presence = Presence::Optional);
   // Decimal integers only, checked against [min, max].
   bool read(const YAML::Node& map, std::string_view key, uint64_t& out,
-            Presence presence = Presence::Optional, uint64_t min = 0,
-            uint64_t max = UINT64_MAX);
+            Presence presence = Presence::Optional, uint64_t min = 0, uint64_t max = UINT64_MAX);
   bool read(const YAML::Node& map, std::string_view key, uint32_t& out,
-            Presence presence = Presence::Optional, uint32_t min = 0,
-            uint32_t max = UINT32_MAX);
+            Presence presence = Presence::Optional, uint32_t min = 0, uint32_t max = UINT32_MAX);
   bool read(const YAML::Node& map, std::string_view key, int64_t& out,
             Presence presence = Presence::Optional, int64_t min = INT64_MIN,
             int64_t max = INT64_MAX);
@@ -125,7 +123,7 @@ class FilterBuildContext {
   Lookup lookup(const YAML::Node& map, std::string_view key, Presence presence, YAML::Node* value);
   std::string defaultWhat() const;
 
-  const FilterSpec& spec_;  // the caller's; outlives the context (it is built from it)
+  const FilterSpec& spec_;              // the caller's; outlives the context (it is built from it)
   std::unique_ptr<YAML::Node> config_;  // a handle on *spec_.config, or a Null node
   std::vector<std::string> errors_;
 };

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "listeners/forward_session_impl.h"
+#include "upstream/write_now.h"
 
 namespace aiw {
 
@@ -70,6 +71,7 @@ void ForwardSession::onTunnelUpstream(Result<UniqueFd> fd) {
   // Answer, then read what the client sends first (its ClientHello) without consuming it.
   tunnel_upstream_ = std::move(fd.value());
   bufferevent_write(down_.get(), kEstablished, sizeof kEstablished - 1);
+  flushNow(down_.get());
   peeking_ = true;
   armHeaderTimer(peek_timeout_ms_);  // the peek deadline (onHeaderTimeout knows)
   setDownstreamReading(true);

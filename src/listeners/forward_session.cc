@@ -11,6 +11,7 @@
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
+#include "upstream/write_now.h"
 
 namespace aiw {
 
@@ -72,7 +73,9 @@ void ForwardSession::start() {
   // stops reading above it until the parser drains the input.
   bufferevent_setwatermark(down_.get(), EV_READ, 0,
                            snapshot_->config.limits.max_header_bytes + kHighWater);
-  bufferevent_enable(down_.get(), EV_READ | EV_WRITE);
+  // EV_WRITE only while flushNow() needs help (a new bufferevent starts with it on).
+  bufferevent_disable(down_.get(), EV_WRITE);
+  bufferevent_enable(down_.get(), EV_READ);
   downstream_reading_ = true;
   header_timer_.reset(evtimer_new(worker_.base(), onHeaderTimeoutCb, this));
   armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
@@ -136,6 +139,7 @@ void ForwardSession::parseDownstream() {
   }
   in_parse_ = false;
   if (closed_) return;
+  if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just parsed
   // Reading stays on between requests (a pipelined request just waits in the input buffer,
   // bounded by the read high-water mark) — toggling it per request costs two epoll_ctl calls.
   // It goes off only while a request body is backed up toward the origin; onUpstreamWrite
@@ -193,8 +197,15 @@ void ForwardSession::onHeaderTimeout() {
 
 // ---- downstream writing ----------------------------------------------------------------------
 
+void ForwardSession::flushDownstream() {
+  if (closed_ || !down_) return;
+  flushNow(down_.get());
+  if (evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) onDownstreamWrite();
+}
+
 void ForwardSession::onDownstreamWrite() {
   if (closed_) return;
+  stopWritingIfDrained(down_.get());
   if (close_after_response_ && !ex_ && !tunnel_connect_ &&
       evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) {
     closeSession();
@@ -232,8 +243,7 @@ void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
   setDownstreamReading(false);
   waiting_for_head_ = false;
   evtimer_del(header_timer_.get());
-  onDownstreamWrite();  // closes at once if nothing is queued
-  if (!closed_) bufferevent_enable(down_.get(), EV_WRITE);
+  flushDownstream();  // closes at once when everything went out
 }
 
 void ForwardSession::sendBlocked(const Verdict& v) {
@@ -252,7 +262,7 @@ void ForwardSession::sendBlocked(const Verdict& v) {
     finishExchange();
   }
   setDownstreamReading(false);
-  onDownstreamWrite();
+  flushDownstream();
 }
 
 void ForwardSession::writeDownstreamBody(Buffer& chunk) {
@@ -365,21 +375,26 @@ void ForwardSession::forwardRequestBody(Buffer& chunk) {
     }
     if (v.action == Action::NeedMoreData) return;  // the chain keeps the bytes
     if (ex.request_held) {
-      releaseHeldRequest(chunk);
+      // Released before the body ended (a Bypass, or fail_mode open past the inspection limit):
+      // only part of the body is here, so the request keeps the framing the client gave it.
+      releaseHeldRequest(chunk, /*whole_body=*/false);
       return;
     }
   }
   writeUpstreamBody(chunk);
 }
 
-// A filter held the request until it had seen the body; the (possibly rewritten) body is now
-// whole, so it goes upstream with an exact Content-Length.
-void ForwardSession::releaseHeldRequest(Buffer& body) {
+// A filter held the request head until it had seen the body. When the (possibly rewritten)
+// body is whole, it goes upstream with an exact Content-Length; released earlier, the head
+// keeps the client's framing and the rest of the body streams after it.
+void ForwardSession::releaseHeldRequest(Buffer& body, bool whole_body) {
   Exchange& ex = *ex_;
   ex.request_held = false;
-  ex.request.framing = BodyFraming::ContentLength;
-  ex.request.content_length = body.size();
-  ex.upstream_framing = BodyFraming::ContentLength;
+  if (whole_body) {
+    ex.request.framing = BodyFraming::ContentLength;
+    ex.request.content_length = body.size();
+    ex.upstream_framing = BodyFraming::ContentLength;
+  }
   ex.pending_body.moveFrom(body);
   acquireUpstream();
 }
@@ -403,7 +418,7 @@ void ForwardSession::requestBodyDone() {
       return;
     }
     if (ex.request_held) {
-      releaseHeldRequest(last);
+      releaseHeldRequest(last, /*whole_body=*/true);
     } else {
       writeUpstreamBody(last);
     }
@@ -415,6 +430,8 @@ void ForwardSession::requestBodyDone() {
 
 void ForwardSession::finishExchange() {
   if (!ex_) return;
+  flushDownstream();  // the response's last bytes go out before anything else happens
+  if (closed_ || !ex_) return;
   Exchange& ex = *ex_;
   ex.info.finished = std::chrono::steady_clock::now();
   auto& m = worker_.metrics();
@@ -429,7 +446,7 @@ void ForwardSession::finishExchange() {
   waiting_for_head_ = true;
   if (close_after_response_ || draining_) {
     close_after_response_ = true;
-    onDownstreamWrite();
+    flushDownstream();
     return;
   }
   armHeaderTimer(snapshot_->config.upstream.idle_timeout_ms);

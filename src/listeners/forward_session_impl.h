@@ -106,6 +106,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void sendErrorAndClose(uint16_t status, std::string_view code, std::string_view message);
   void sendBlocked(const Verdict& v);
   void armHeaderTimer(uint32_t ms);
+  void flushDownstream();
   void setDownstreamReading(bool on);
   void finishExchange();
   void closeSession();
@@ -117,7 +118,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void beginConnect(RequestHead& head);
   void forwardRequestBody(Buffer& chunk);
   void requestBodyDone();
-  void releaseHeldRequest(Buffer& body);
+  void releaseHeldRequest(Buffer& body, bool whole_body);
 
   // Upstream side (forward_upstream.cc).
   void acquireUpstream();

@@ -8,6 +8,7 @@
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
+#include "upstream/write_now.h"
 
 namespace aiw {
 
@@ -72,6 +73,7 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
     return;
   }
   attachUpstream(std::move(conn), false);
+  if (!closed_ && ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());
 }
 
 void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused) {
@@ -88,7 +90,9 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
   timeval tv{static_cast<time_t>(req_timeout / 1000),
              static_cast<suseconds_t>((req_timeout % 1000) * 1000)};
   bufferevent_set_timeouts(bev, req_timeout ? &tv : nullptr, nullptr);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  // EV_WRITE only while flushNow() needs help (a new bufferevent starts with it on).
+  bufferevent_disable(bev, EV_WRITE);
+  bufferevent_enable(bev, EV_READ);
   ex.response_parser = std::make_unique<Http1Parser>(Http1Parser::Type::Response, ex.events,
                                                      snapshot_->config.limits.max_header_bytes);
   sendUpstreamHead();
@@ -153,6 +157,7 @@ bool ForwardSession::upstreamBackedUp() const {
 
 void ForwardSession::onUpstreamWrite() {
   if (closed_ || !ex_) return;
+  stopWritingIfDrained(ex_->upstream->bev.get());
   // The origin took our bytes: read more of the request body if we had paused for it.
   if (!ex_->request_complete && parser_.state() == Http1ParserState::Paused && !upstreamBackedUp()) {
     parser_.resume();
@@ -177,6 +182,7 @@ void ForwardSession::parseUpstream() {
   }
   in_upstream_parse_ = false;
   afterUpstreamParse();
+  flushDownstream();  // the response bytes just parsed, in one write
 }
 
 void ForwardSession::afterUpstreamParse() {

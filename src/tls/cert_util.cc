@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include <climits>
+#include <utility>
 
 namespace aiw::certutil {
 
@@ -93,11 +94,11 @@ Result<void> addExtension(X509* x509, int nid, void* value, bool critical, const
   return {};
 }
 
-Result<void> addOneAltName(X509* x509, int type, ASN1_STRING* value_owned, bool critical) {
-  bssl::UniquePtr<ASN1_STRING> value(value_owned);
+Result<void> addOneAltName(X509* x509, int type, bssl::UniquePtr<ASN1_STRING> value,
+                           bool critical) {
   bssl::UniquePtr<GENERAL_NAMES> names(GENERAL_NAMES_new());
   bssl::UniquePtr<GENERAL_NAME> name(GENERAL_NAME_new());
-  if (!value || !names || !name) return sslError("crypto", "allocating subjectAltName");
+  if (!names || !name) return sslError("crypto", "allocating subjectAltName");
   GENERAL_NAME_set0_value(name.get(), type, value.release());
   if (!bssl::PushToStack(names.get(), std::move(name))) {
     return sslError("crypto", "building subjectAltName");
@@ -105,10 +106,9 @@ Result<void> addOneAltName(X509* x509, int type, ASN1_STRING* value_owned, bool 
   return addExtension(x509, NID_subject_alt_name, names.get(), critical, "subjectAltName");
 }
 
-Result<ASN1_STRING*> newString(int type, const void* data, size_t len) {
-  ASN1_STRING* s = ASN1_STRING_type_new(type);
-  if (s == nullptr || len > INT_MAX || ASN1_STRING_set(s, data, static_cast<int>(len)) != 1) {
-    ASN1_STRING_free(s);
+Result<bssl::UniquePtr<ASN1_STRING>> newString(int type, const void* data, size_t len) {
+  bssl::UniquePtr<ASN1_STRING> s(ASN1_STRING_type_new(type));
+  if (!s || len > INT_MAX || ASN1_STRING_set(s.get(), data, static_cast<int>(len)) != 1) {
     return sslError("crypto", "allocating an ASN.1 string");
   }
   return s;
@@ -158,9 +158,7 @@ Result<void> addSubjectKeyId(X509* x509) {
   }
   auto ski = newString(V_ASN1_OCTET_STRING, digest, len);
   if (!ski) return ski.error();
-  bssl::UniquePtr<ASN1_OCTET_STRING> owned(*ski);
-  return addExtension(x509, NID_subject_key_identifier, owned.get(), false,
-                      "subjectKeyIdentifier");
+  return addExtension(x509, NID_subject_key_identifier, ski->get(), false, "subjectKeyIdentifier");
 }
 
 Result<void> addAuthorityKeyId(X509* x509, std::span<const uint8_t> key_id) {
@@ -168,7 +166,7 @@ Result<void> addAuthorityKeyId(X509* x509, std::span<const uint8_t> key_id) {
   if (!aki) return sslError("crypto", "allocating authorityKeyIdentifier");
   auto id = newString(V_ASN1_OCTET_STRING, key_id.data(), key_id.size());
   if (!id) return id.error();
-  aki->keyid = *id;  // owned by aki from here
+  aki->keyid = id->release();  // owned by aki from here
   return addExtension(x509, NID_authority_key_identifier, aki.get(), false,
                       "authorityKeyIdentifier");
 }
@@ -176,7 +174,7 @@ Result<void> addAuthorityKeyId(X509* x509, std::span<const uint8_t> key_id) {
 Result<void> addSubjectAltNameDns(X509* x509, std::string_view dns_name, bool critical) {
   auto value = newString(V_ASN1_IA5STRING, dns_name.data(), dns_name.size());
   if (!value) return value.error();
-  return addOneAltName(x509, GEN_DNS, *value, critical);
+  return addOneAltName(x509, GEN_DNS, std::move(*value), critical);
 }
 
 Result<void> addSubjectAltNameIp(X509* x509, std::span<const uint8_t> ip, bool critical) {
@@ -185,7 +183,7 @@ Result<void> addSubjectAltNameIp(X509* x509, std::span<const uint8_t> ip, bool c
   }
   auto value = newString(V_ASN1_OCTET_STRING, ip.data(), ip.size());
   if (!value) return value.error();
-  return addOneAltName(x509, GEN_IPADD, *value, critical);
+  return addOneAltName(x509, GEN_IPADD, std::move(*value), critical);
 }
 
 Result<std::string> toPem(X509* x509) {

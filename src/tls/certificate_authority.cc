@@ -35,7 +35,8 @@ std::string octalMode(mode_t mode) {
 std::string isoDate(time_t t) {
   struct tm tm {};
   char buf[32];
-  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
+  if (gmtime_r(&t, &tm) == nullptr ||
+      std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
     return std::to_string(t);
   }
   return buf;
@@ -63,8 +64,8 @@ Result<std::string> readPemFile(const std::string& path, bool is_private_key) {
   if (is_private_key && (st.st_mode & 077) != 0) {
     return caError("CA key " + path + " has mode " + octalMode(st.st_mode) +
                    ": group or others can access it, and whoever reads it can intercept this "
-                   "machine's TLS traffic. Refusing to use it: run `chmod 600 " + path +
-                   "` (and replace the CA if others may have read the key)");
+                   "machine's TLS traffic. Refusing to use it: run `chmod 600 " +
+                   path + "` (and replace the CA if others may have read the key)");
   }
   if (st.st_size > kMaxPemFileBytes) return caError(path + " is too large for a PEM file");
   std::string data(static_cast<size_t>(st.st_size), '\0');

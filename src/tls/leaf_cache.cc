@@ -6,6 +6,7 @@
 #include <openssl/nid.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "tls/cert_util.h"
@@ -20,7 +21,8 @@ constexpr time_t kDaySeconds = 86400;
 constexpr size_t kMaxCommonName = 64;
 
 Error badHost(std::string_view host, const char* why) {
-  return makeError("bad_host", "cannot mint a certificate for \"" + std::string(host) + "\": " + why);
+  return makeError("bad_host",
+                   "cannot mint a certificate for \"" + std::string(host) + "\": " + why);
 }
 
 // The raw bytes of an IP literal in canonical text form (normalizeHost's output), or 0.
@@ -54,7 +56,8 @@ Result<std::unique_ptr<LeafCache>> LeafCache::create(std::shared_ptr<const Certi
   if (!ca) return makeError("leaf", "a leaf cache needs a certificate authority");
   auto key = certutil::generateP256Key();
   if (!key) return key.error();
-  return std::unique_ptr<LeafCache>(new LeafCache(std::move(ca), std::move(options), std::move(*key)));
+  return std::unique_ptr<LeafCache>(
+      new LeafCache(std::move(ca), std::move(options), std::move(*key)));
 }
 
 LeafCache::LeafCache(std::shared_ptr<const CertificateAuthority> ca, LeafCacheOptions options,
@@ -116,7 +119,8 @@ Result<LeafCache::LeafPtr> LeafCache::get(std::string_view host) {
   if (!name) return name.error();
   const time_t now = clock_();
 
-  std::promise<Result<LeafPtr>> promise;
+  // Only a miss pays for a promise (its shared state is a heap allocation).
+  std::optional<std::promise<Result<LeafPtr>>> promise;
   {
     std::unique_lock lock(mu_);
     if (auto it = index_.find(*name); it != index_.end()) {
@@ -134,7 +138,8 @@ Result<LeafCache::LeafPtr> LeafCache::get(std::string_view host) {
       coalesced_.fetch_add(1, std::memory_order_relaxed);
       return pending.get();
     }
-    in_flight_.emplace(*name, promise.get_future().share());
+    promise.emplace();
+    in_flight_.emplace(*name, promise->get_future().share());
   }
 
   Result<LeafPtr> result = mint(*name, now);
@@ -162,7 +167,7 @@ Result<LeafCache::LeafPtr> LeafCache::get(std::string_view host) {
   } else {
     mint_failures_.fetch_add(1, std::memory_order_relaxed);
   }
-  promise.set_value(result);
+  promise->set_value(result);
   return result;
 }
 
@@ -210,8 +215,7 @@ Result<LeafCache::LeafPtr> LeafCache::mint(const std::string& name, time_t now) 
   auto der = certutil::toDerBuffer(x);
   if (!der) return der.error();
   return std::make_shared<const Leaf>(name, std::move(cert), std::move(*der),
-                                      bssl::UpRef(ca_->certBuffer()), bssl::UpRef(key_),
-                                      not_after);
+                                      bssl::UpRef(ca_->certBuffer()), bssl::UpRef(key_), not_after);
 }
 
 }  // namespace aiw

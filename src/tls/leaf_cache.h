@@ -62,8 +62,8 @@ class Leaf {
 };
 
 struct LeafCacheOptions {
-  size_t capacity = 10000;      // leaves kept; the least recently used goes first (min 1)
-  uint32_t validity_days = 7;   // interception.leaf_validity_days (min 1)
+  size_t capacity = 10000;        // leaves kept; the least recently used goes first (min 1)
+  uint32_t validity_days = 7;     // interception.leaf_validity_days (min 1)
   std::function<time_t()> clock;  // empty: time(nullptr); tests pass a fake clock
 };
 
@@ -107,7 +107,9 @@ class LeafCache {
             bssl::UniquePtr<EVP_PKEY> key);
   // Builds and signs one leaf; thread-safe (reads the CA and the key only), no lock held.
   Result<LeafPtr> mint(const std::string& name, time_t now) const;
-  bool isFresh(const Leaf& leaf, time_t now) const { return now + refresh_margin_ < leaf.notAfter(); }
+  bool isFresh(const Leaf& leaf, time_t now) const {
+    return now + refresh_margin_ < leaf.notAfter();
+  }
 
   struct Entry {
     std::string name;
@@ -126,9 +128,9 @@ class LeafCache {
   const bssl::UniquePtr<EVP_PKEY> key_;
 
   mutable std::mutex mu_;
-  std::list<Entry> lru_;                                           // front: most recently used
+  std::list<Entry> lru_;                                               // front: most recently used
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // name -> node in lru_
-  std::unordered_map<std::string, MintFuture> in_flight_;          // names being minted now
+  std::unordered_map<std::string, MintFuture> in_flight_;              // names being minted now
 
   std::atomic<uint64_t> minted_{0};
   std::atomic<uint64_t> hits_{0};

@@ -37,6 +37,7 @@ std::unique_ptr<PooledConnection> ConnectionPool::take(const std::string& key) {
 }
 
 void ConnectionPool::put(std::unique_ptr<PooledConnection> conn) {
+  if (max_idle_per_origin_ == 0) return;  // pooling off: the connection closes here
   auto& list = idle_[conn->key];
   if (list.size() >= max_idle_per_origin_) {
     list.pop_front();  // the oldest idle one goes

@@ -22,13 +22,15 @@ bool endsWith(const std::string& s, std::string_view suffix) {
 bool isInvalidTld(const std::string& host) { return host == "invalid" || endsWith(host, ".invalid"); }
 
 void onDnsResult(int err, evutil_addrinfo* res, void* arg) noexcept {
-  auto* req = static_cast<Resolver::Request*>(arg);
-  req->pending = nullptr;
-  req->done = true;
-  if (err == EVUTIL_EAI_CANCEL) {  // the Request is being destroyed
+  auto* lookup = static_cast<Resolver::Request::Lookup*>(arg);
+  Resolver::Request* req = lookup->owner;
+  delete lookup;  // evdns calls back exactly once per lookup, cancelled or not
+  if (req == nullptr || err == EVUTIL_EAI_CANCEL) {  // the Request is gone
     if (res != nullptr) evutil_freeaddrinfo(res);
     return;
   }
+  req->lookup = nullptr;
+  req->pending = nullptr;
   std::vector<ResolvedAddress> out;
   for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
@@ -102,6 +104,8 @@ Resolver::Resolver(event_base* base, uint32_t timeout_ms) : base_(base) {
 Resolver::~Resolver() = default;
 
 Resolver::Request::~Request() {
+  if (lookup == nullptr) return;
+  lookup->owner = nullptr;  // the lookup's last callback frees it
   if (pending != nullptr) evdns_getaddrinfo_cancel(pending);
 }
 
@@ -111,7 +115,9 @@ std::unique_ptr<Resolver::Request> Resolver::resolve(const std::string& host, ui
   req->host = host;
   req->port = port;
 
-  std::string key = host + ":" + std::to_string(port);
+  // Keys are written as the configuration loader writes them (HostPort::toString: IPv6 in
+  // brackets), so a fixed entry for an IPv6 literal is found too.
+  std::string key = HostPort{host, port}.toString();
   std::string lookup_host = host;
   uint16_t lookup_port = port;
   if (auto it = fixed_.find(key); it != fixed_.end()) {
@@ -138,11 +144,13 @@ std::unique_ptr<Resolver::Request> Resolver::resolve(const std::string& host, ui
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   std::string service = std::to_string(lookup_port);
-  // evdns may call back synchronously (hosts file); `req` is fully set up before the call.
-  auto* raw = req.get();
-  auto* pending =
-      evdns_getaddrinfo(dns_.get(), lookup_host.c_str(), service.c_str(), &hints, onDnsResult, raw);
-  if (!raw->done) raw->pending = pending;  // still waiting (not answered synchronously)
+  // evdns may call back synchronously (hosts file) and then returns null; otherwise the
+  // returned handle stays valid until the callback.
+  auto* lookup = new Request::Lookup{req.get()};
+  req->lookup = lookup;
+  auto* pending = evdns_getaddrinfo(dns_.get(), lookup_host.c_str(), service.c_str(), &hints,
+                                    onDnsResult, lookup);
+  if (req->lookup != nullptr) req->pending = pending;  // still waiting
   return req;
 }
 

@@ -56,9 +56,15 @@ class Resolver {
 class Resolver::Request {
  public:
   ~Request();
-  // Internal: the pending evdns lookup and the caller's callback.
+  // Internal. evdns calls back through `lookup`, a small heap object of its own: cancelling a
+  // lookup does not stop its callback, which libevent still runs (with EVUTIL_EAI_CANCEL) on a
+  // later loop turn, after this Request may be gone. The lookup outlives the Request then and
+  // frees itself in that last callback.
+  struct Lookup {
+    Request* owner = nullptr;  // null once the Request is gone
+  };
+  Lookup* lookup = nullptr;
   evdns_getaddrinfo_request* pending = nullptr;
-  bool done = false;  // the callback has run (possibly synchronously)
   ResolveCallback callback;
   uint16_t port = 0;
   std::string host;

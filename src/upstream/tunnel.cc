@@ -20,6 +20,7 @@ void onIo(evutil_socket_t, short, void* arg) noexcept {
   d->tunnel->pump(*d);
 }
 void onIdle(evutil_socket_t, short, void* arg) noexcept { static_cast<Tunnel*>(arg)->onIdleTimer(); }
+void onClosed(evutil_socket_t, short, void* arg) noexcept { static_cast<Tunnel*>(arg)->reportClosed(); }
 
 bool makePipe(UniqueFd& r, UniqueFd& w) {
   int fds[2];
@@ -55,6 +56,7 @@ Tunnel::Tunnel(event_base* base, UniqueFd downstream, UniqueFd upstream,
     d->write_ev.reset(event_new(base_, d->dst, EV_WRITE, onIo, d));
   }
   idle_ev_.reset(evtimer_new(base_, onIdle, this));
+  closed_ev_.reset(event_new(base_, -1, 0, onClosed, this));
   if (closed_) {
     closed_ = false;
     fail();
@@ -174,6 +176,11 @@ void Tunnel::close() {
   // Both sockets close together: a reset on one side is a close on the other.
   downstream_.reset();
   upstream_.reset();
+  // Reported on the next loop turn, never from inside the constructor or a caller's close().
+  event_active(closed_ev_.get(), 0, 0);
+}
+
+void Tunnel::reportClosed() {
   if (on_closed_) on_closed_(*this);
 }
 

@@ -3,6 +3,9 @@
 // user space. A half-close in one direction is passed on (shutdown(SHUT_WR)) once the bytes
 // before it have been delivered; the tunnel ends when both directions are done, on an error
 // (both sockets closed together), or after idle_timeout_ms without traffic either way.
+//
+// splice(2) has no MSG_NOSIGNAL: the process must ignore SIGPIPE (the server does at start-up),
+// or a peer that went away kills it.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +20,9 @@ class Tunnel {
  public:
   // `to_upstream_first`: bytes the client sent after the CONNECT head, read before the tunnel
   // existed. `to_downstream_first`: bytes the client must get before any upstream byte (the
-  // "200 Connection Established" line). `on_closed` runs once when the tunnel has ended (from a
-  // libevent callback: the owner must defer destroying the tunnel to the loop).
+  // "200 Connection Established" line). `on_closed` runs once when the tunnel has ended, on the
+  // loop turn after (never inside the constructor or close()); the owner may destroy the tunnel
+  // from it only by deferring that to the loop.
   Tunnel(event_base* base, UniqueFd downstream, UniqueFd upstream, std::string to_upstream_first,
          std::string to_downstream_first, uint32_t idle_timeout_ms,
          std::function<void(Tunnel&)> on_closed);
@@ -47,6 +51,7 @@ class Tunnel {
   };
   void pump(Direction& d);
   void onIdleTimer();
+  void reportClosed();
 
  private:
   void fail();
@@ -57,6 +62,7 @@ class Tunnel {
   UniqueFd downstream_, upstream_;
   Direction up_, down_;  // up_: downstream → upstream; down_: upstream → downstream
   EventPtr idle_ev_;
+  EventPtr closed_ev_;  // reports the end on the next loop turn
   uint32_t idle_timeout_ms_;
   bool activity_ = false;
   bool closed_ = false;

@@ -39,7 +39,7 @@ struct ProbeConfig {
   std::string when_contains;
   uint32_t status = 0;
   std::string reason = "probe says no";
-  std::string add_header;  // on passing headers: add "<add_header>: <tag>"
+  std::string add_header;                // on passing headers: add "<add_header>: <tag>"
   std::string replace_from, replace_to;  // on passing a body: replace every occurrence
   bool connection_filter = true, stream_filter = true;
 };
@@ -86,8 +86,8 @@ class ProbeStreamFilter : public StreamFilter {
     if (!c_.when_contains.empty() && text.find(c_.when_contains) == std::string::npos) {
       v = Verdict::next();
     }
-    if (v.action == Action::NeedMoreData && (end || (c_.until_bytes > 0 &&
-                                                     text.size() >= c_.until_bytes))) {
+    if (v.action == Action::NeedMoreData &&
+        (end || (c_.until_bytes > 0 && text.size() >= c_.until_bytes))) {
       v = Verdict::next();
     }
     if (v.action != Action::NeedMoreData && !c_.replace_from.empty()) {
@@ -115,8 +115,7 @@ class ProbeConnectionFilter : public ConnectionFilter {
   Verdict onConnection(ConnectionInfo&, std::span<const uint8_t> peeked) override {
     log_->events.push_back(c_.tag + ".conn(" + std::to_string(peeked.size()) + ")");
     Verdict v = verdictFor(c_.connection, c_);
-    if (v.action == Action::NeedMoreData && c_.until_bytes > 0 &&
-        peeked.size() >= c_.until_bytes) {
+    if (v.action == Action::NeedMoreData && c_.until_bytes > 0 && peeked.size() >= c_.until_bytes) {
       v = Verdict::next();
     }
     return v;
@@ -153,17 +152,17 @@ inline FilterRegistry::Builder probeBuilder(ProbeLog* log) {
     using P = FilterBuildContext::Presence;
     const YAML::Node& cfg = ctx.config();
     if (!ctx.expectMap(cfg)) return ctx.fail();
-    ctx.rejectUnknownKeys(cfg, {"tag", "request_headers", "request_body", "response_headers",
-                                "response_body", "connection", "until_bytes", "when_contains",
-                                "status", "reason", "add_header", "replace", "connection_filter",
-                                "stream_filter"});
+    ctx.rejectUnknownKeys(
+        cfg, {"tag", "request_headers", "request_body", "response_headers", "response_body",
+              "connection", "until_bytes", "when_contains", "status", "reason", "add_header",
+              "replace", "connection_filter", "stream_filter"});
     ProbeConfig c;
     ctx.read(cfg, "tag", c.tag, P::Required);
-    for (auto [key, out] : {std::pair{"request_headers", &c.request_headers},
-                            std::pair{"request_body", &c.request_body},
-                            std::pair{"response_headers", &c.response_headers},
-                            std::pair{"response_body", &c.response_body},
-                            std::pair{"connection", &c.connection}}) {
+    for (auto [key, out] :
+         {std::pair{"request_headers", &c.request_headers},
+          std::pair{"request_body", &c.request_body},
+          std::pair{"response_headers", &c.response_headers},
+          std::pair{"response_body", &c.response_body}, std::pair{"connection", &c.connection}}) {
       ctx.readEnum(cfg, key, *out, {"continue", "block", "bypass", "need_more_data"});
     }
     ctx.read(cfg, "until_bytes", c.until_bytes);

@@ -1,4 +1,6 @@
 // FilterRegistry, FilterBuildContext and buildFilterChain: names, located config errors.
+#include "filters/registry.h"
+
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -6,7 +8,6 @@
 
 #include "filters/builtin_filters.h"
 #include "filters/chain.h"
-#include "filters/registry.h"
 #include "probe_filter.h"
 
 namespace aiw {
@@ -68,8 +69,9 @@ TEST_CASE("an unknown filter name is reported with file, line, the known names a
   std::string message = chainError(h, R"(- filter: probe
   config: {tag: a}
 - filter: prob)");
-  CHECK(message == "filters.yaml:3: unknown filter 'prob' (known: guard, probe); "
-                   "did you mean 'probe'?");
+  CHECK(message ==
+        "filters.yaml:3: unknown filter 'prob' (known: guard, probe); "
+        "did you mean 'probe'?");
 }
 
 TEST_CASE("an unknown filter name far from every known one gets no hint") {
@@ -104,8 +106,9 @@ TEST_CASE("an unknown key in a filter's config is reported at its own line") {
     tag: a
 
     until_byte: 3)");
-  CHECK(message == "filters.yaml:6: unknown key 'until_byte' in probe config, "
-                   "did you mean 'until_bytes'?");
+  CHECK(message ==
+        "filters.yaml:6: unknown key 'until_byte' in probe config, "
+        "did you mean 'until_bytes'?");
 }
 
 TEST_CASE("an unknown key with no close match lists the expected keys") {
@@ -114,8 +117,9 @@ TEST_CASE("an unknown key with no close match lists the expected keys") {
   config:
     tag: a
     replace: {from: x, too_far_off: y})");
-  CHECK(message == "filters.yaml:4: unknown key 'too_far_off' in replace "
-                   "(expected one of: from, to)");
+  CHECK(message ==
+        "filters.yaml:4: unknown key 'too_far_off' in replace "
+        "(expected one of: from, to)");
 }
 
 TEST_CASE("a missing required key is reported at the config") {
@@ -146,9 +150,10 @@ TEST_CASE("a value of the wrong shape is reported at the value") {
     tag: [a, b]
     stream_filter: maybe
     replace: nope)");
-  CHECK(message == "filters.yaml:3: 'tag' must be a string\n"
-                   "filters.yaml:4: 'stream_filter' must be true or false\n"
-                   "filters.yaml:5: replace must be a map");
+  CHECK(message ==
+        "filters.yaml:3: 'tag' must be a string\n"
+        "filters.yaml:4: 'stream_filter' must be true or false\n"
+        "filters.yaml:5: replace must be a map");
 }
 
 TEST_CASE("a config that is not a map is rejected") {
@@ -272,11 +277,12 @@ TEST_CASE("typed readers reject bad values, each at its line") {
     domains: [a, [b]]
     single: just-one)");
   REQUIRE_FALSE(built.ok());
-  CHECK(built.error().message == "filters.yaml:3: 'rate' must be between 0 and 100, got 200\n"
-                                 "filters.yaml:4: 'delta' must be a whole number, got '1.5'\n"
-                                 "filters.yaml:5: items of 'domains' must be strings\n"
-                                 "filters.yaml:6: 'single' must be a list of strings\n"
-                                 "filters.yaml:6: 'single' must be a list");
+  CHECK(built.error().message ==
+        "filters.yaml:3: 'rate' must be between 0 and 100, got 200\n"
+        "filters.yaml:4: 'delta' must be a whole number, got '1.5'\n"
+        "filters.yaml:5: items of 'domains' must be strings\n"
+        "filters.yaml:6: 'single' must be a list of strings\n"
+        "filters.yaml:6: 'single' must be a list");
 }
 
 TEST_CASE("where() falls back to the config line, then the entry line, for nodes without marks") {

@@ -57,12 +57,11 @@ TEST_CASE("stream filters run in chain order at every phase, then onComplete") {
   CHECK(out == "yo");
   CHECK(x.respBody("", true, &out).action == Action::Continue);
   x.chain.complete(x.info);
-  CHECK(h.take() == Events{"a.req_headers", "b.req_headers", "c.req_headers",
-                           "a.req_body(hi,end)", "b.req_body(hi,end)", "c.req_body(hi,end)",
-                           "a.resp_headers", "b.resp_headers", "c.resp_headers",
-                           "a.resp_body(yo)", "b.resp_body(yo)", "c.resp_body(yo)",
-                           "a.resp_body(,end)", "b.resp_body(,end)", "c.resp_body(,end)",
-                           "a.complete", "b.complete", "c.complete"});
+  CHECK(h.take() == Events{"a.req_headers", "b.req_headers", "c.req_headers", "a.req_body(hi,end)",
+                           "b.req_body(hi,end)", "c.req_body(hi,end)", "a.resp_headers",
+                           "b.resp_headers", "c.resp_headers", "a.resp_body(yo)", "b.resp_body(yo)",
+                           "c.resp_body(yo)", "a.resp_body(,end)", "b.resp_body(,end)",
+                           "c.resp_body(,end)", "a.complete", "b.complete", "c.complete"});
   CHECK(x.info.verdict.action == Action::Continue);
   CHECK(x.info.blocked_by.empty());
 }
@@ -72,9 +71,9 @@ TEST_CASE("a block at any phase stops the chain, names the filter, and sticks") 
     const char* phase;
     const char* key;
   };
-  for (Case c : {Case{"request headers", "request_headers"}, Case{"request body", "request_body"},
-                 Case{"response headers", "response_headers"},
-                 Case{"response body", "response_body"}}) {
+  for (Case c :
+       {Case{"request headers", "request_headers"}, Case{"request body", "request_body"},
+        Case{"response headers", "response_headers"}, Case{"response body", "response_body"}}) {
     CAPTURE(c.phase);
     Harness h;
     Exchange x(h.chain(std::string(R"(- filter: probe
@@ -126,7 +125,8 @@ TEST_CASE("a bypass at any phase skips later filters and later phases but forwar
     Exchange x(h.chain(std::string(R"(- filter: probe
   config: {tag: a}
 - filter: probe
-  config: {tag: b, )") + key + R"(: bypass}
+  config: {tag: b, )") +
+                       key + R"(: bypass}
 - filter: probe
   config: {tag: c})"));
     std::string out;
@@ -168,9 +168,9 @@ TEST_CASE("need_more_data on a body accumulates every chunk and ends with end_st
   CHECK(out == "hello");
   // a (before the holder) sees each chunk as it comes; b everything so far; c the whole once.
   CHECK(h.take() == Events{"a.req_headers", "b.req_headers", "c.req_headers", "a.req_body(he)",
-                           "b.req_body(he)", "a.req_body(ll)", "b.req_body(hell)",
-                           "a.req_body(o)", "b.req_body(hello)", "a.req_body(,end)",
-                           "b.req_body(hello,end)", "c.req_body(hello,end)"});
+                           "b.req_body(he)", "a.req_body(ll)", "b.req_body(hell)", "a.req_body(o)",
+                           "b.req_body(hello)", "a.req_body(,end)", "b.req_body(hello,end)",
+                           "c.req_body(hello,end)"});
 }
 
 TEST_CASE("a filter that has seen enough lets the body go and later chunks stream") {
@@ -255,8 +255,8 @@ TEST_CASE("held headers wait for the whole body even if their holder lets bytes 
 
 TEST_CASE("bytes waiting behind held headers count against max_inspect_body_bytes") {
   Harness h;
-  Exchange x(h.chain("- filter: guard\n  config: {tag: a, request_headers: need_more_data}\n"),
-             4, FailMode::Closed);
+  Exchange x(h.chain("- filter: guard\n  config: {tag: a, request_headers: need_more_data}\n"), 4,
+             FailMode::Closed);
   CHECK(x.chain.requestHeaders(x.info, x.req_headers, false).action == Action::NeedMoreData);
   std::string out;
   CHECK(x.reqBody("123", false, &out).action == Action::NeedMoreData);
@@ -282,8 +282,8 @@ TEST_CASE("in open mode, bytes waiting behind held headers go out first when the
   CHECK(x.info.inspection_skipped);
   CHECK(x.reqBody("6", true, &out).action == Action::Continue);
   CHECK(out == "6");
-  CHECK(h.take() == Events{"a.req_headers", "a.req_body(123)", "a.req_body(45)",
-                           "b.req_headers", "b.req_body(12345)", "b.req_body(6,end)"});
+  CHECK(h.take() == Events{"a.req_headers", "a.req_body(123)", "a.req_body(45)", "b.req_headers",
+                           "b.req_body(12345)", "b.req_body(6,end)"});
 }
 
 TEST_CASE("a bypass while headers are held releases them with the waiting bytes first") {
@@ -318,9 +318,8 @@ TEST_CASE("a filter after the released headers may hold them again until its own
   CHECK(x.chain.requestHeadersHeld());
   CHECK(x.reqBody("2", true, &out).action == Action::Continue);
   CHECK(out == "12");
-  CHECK(h.take() == Events{"a.req_headers", "a.req_body(1)", "a.req_body(2,end)",
-                           "b.req_headers", "b.req_body(12,end)", "c.req_headers",
-                           "c.req_body(12,end)"});
+  CHECK(h.take() == Events{"a.req_headers", "a.req_body(1)", "a.req_body(2,end)", "b.req_headers",
+                           "b.req_body(12,end)", "c.req_headers", "c.req_body(12,end)"});
 }
 
 TEST_CASE("changes to headers and to the accumulated body reach later filters and the output") {
@@ -372,8 +371,9 @@ TEST_CASE("a request body over max_inspect_body_bytes is refused with 413 in clo
   Verdict v = x.reqBody("9", false, &out);
   CHECK(v.action == Action::Block);
   CHECK(v.status == 413);
-  CHECK(v.reason == "request body exceeds max_inspect_body_bytes (8 bytes), which filter "
-                    "'guard' must see whole");
+  CHECK(v.reason ==
+        "request body exceeds max_inspect_body_bytes (8 bytes), which filter "
+        "'guard' must see whole");
   CHECK(out.empty());
   CHECK(x.info.blocked_by == "guard");
   CHECK(x.info.verdict.status == 413);
@@ -419,9 +419,9 @@ TEST_CASE("open mode releases everything held, stops calling the holder, and say
   // b is not called again after the limit (its response phase neither), but still completes.
   CHECK(h.take() == Events{"a.req_headers", "b.req_headers", "a.req_body(12345)",
                            "b.req_body(12345)", "a.req_body(67890)", "c.req_headers",
-                           "c.req_body(1234567890)", "a.req_body(abc,end)",
-                           "c.req_body(abc,end)", "a.resp_headers", "c.resp_headers",
-                           "a.complete", "b.complete", "c.complete"});
+                           "c.req_body(1234567890)", "a.req_body(abc,end)", "c.req_body(abc,end)",
+                           "a.resp_headers", "c.resp_headers", "a.complete", "b.complete",
+                           "c.complete"});
   CHECK(chain->entry(1).counters().over_limit == 1);
 }
 
@@ -444,10 +444,9 @@ TEST_CASE("open mode keeps byte order when several filters hold parts of the bod
   CHECK(x.reqBody("4", true, &out).action == Action::Continue);
   CHECK(out == "4");
   Events events = h.take();
-  CHECK(events == Events{"a.req_body(111)", "b.req_body(111)", "c.req_body(111)",
-                         "a.req_body(2Z2)", "b.req_body(2Z2)", "a.req_body(33333)",
-                         "d.req_body(111)", "d.req_body(2Z233333)", "a.req_body(4,end)",
-                         "d.req_body(4,end)"});
+  CHECK(events == Events{"a.req_body(111)", "b.req_body(111)", "c.req_body(111)", "a.req_body(2Z2)",
+                         "b.req_body(2Z2)", "a.req_body(33333)", "d.req_body(111)",
+                         "d.req_body(2Z233333)", "a.req_body(4,end)", "d.req_body(4,end)"});
 }
 
 TEST_CASE("open mode on the last chunk gives end_stream only to the newest bytes") {
@@ -475,7 +474,8 @@ TEST_CASE("a later filter's answer to released headers decides for the body too"
     Exchange x(h.chain(std::string(R"(- filter: probe
   config: {tag: a, request_headers: need_more_data, request_body: need_more_data}
 - filter: guard
-  config: {tag: b, request_headers: )") + action + R"(}
+  config: {tag: b, request_headers: )") +
+                       action + R"(}
 - filter: probe
   config: {tag: c})"));
     CHECK(x.chain.requestHeaders(x.info, x.req_headers, false).action == Action::NeedMoreData);
@@ -491,8 +491,8 @@ TEST_CASE("a later filter's answer to released headers decides for the body too"
       CHECK(out.empty());
       CHECK(x.info.blocked_by == "guard");
     }
-    CHECK(h.take() == Events{"a.req_headers", "a.req_body(x)", "a.req_body(xy,end)",
-                             "b.req_headers"});
+    CHECK(h.take() ==
+          Events{"a.req_headers", "a.req_body(x)", "a.req_body(xy,end)", "b.req_headers"});
   }
 }
 
@@ -545,7 +545,8 @@ TEST_CASE("onComplete runs exactly once for every filter, whatever happened") {
     CAPTURE(action);
     Harness h;
     Exchange x(h.chain(std::string(R"(- filter: probe
-  config: {tag: a, request_headers: )") + action + R"(}
+  config: {tag: a, request_headers: )") +
+                       action + R"(}
 - filter: probe
   config: {tag: b})"));
     (void)x.chain.requestHeaders(x.info, x.req_headers, false);
@@ -574,7 +575,7 @@ TEST_CASE("counters count each call and each answer per stage, across exchanges"
     x.chain.complete(x.info);
   }
   FilterCounterValues a = chain->entry(0).counters();
-  CHECK(a.invocations == 8);  // request headers, body twice, response headers; two exchanges
+  CHECK(a.invocations == 8);     // request headers, body twice, response headers; two exchanges
   CHECK(a.need_more_data == 2);  // the end_stream call continues (the probe has seen it all)
   CHECK(a.continues == 6);
   CHECK(a.over_limit == 0);

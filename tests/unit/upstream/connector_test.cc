@@ -22,6 +22,7 @@ using test::TestLoop;
 
 struct Outcome {
   int calls = 0;
+  bool starting = false;  // start() is on the stack
   bool inside_start = false;
   std::optional<Result<UniqueFd>> result;
 
@@ -32,14 +33,14 @@ struct Outcome {
 std::unique_ptr<ConnectAttempt> startInto(TestLoop& loop, Resolver& resolver,
                                           const std::string& host, uint16_t port,
                                           uint32_t timeout_ms, Outcome& out) {
-  bool in_start = true;
+  out.starting = true;
   auto a = ConnectAttempt::start(loop.base(), resolver, host, port, timeout_ms,
-                                 [&out, &in_start](Result<UniqueFd> r) {
+                                 [&out](Result<UniqueFd> r) {
                                    ++out.calls;
-                                   if (in_start) out.inside_start = true;
+                                   if (out.starting) out.inside_start = true;
                                    out.result.emplace(std::move(r));
                                  });
-  in_start = false;
+  out.starting = false;
   return a;
 }
 

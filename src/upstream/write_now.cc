@@ -1,0 +1,28 @@
+#include "upstream/write_now.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <cerrno>
+
+namespace aiw {
+
+void flushNow(bufferevent* bev) {
+  evbuffer* out = bufferevent_get_output(bev);
+  if (evbuffer_get_length(out) == 0) return;
+  if (bufferevent_get_enabled(bev) & EV_WRITE) return;
+  // A bufferevent keeps the front of its output frozen except inside its own write callback;
+  // the same unfreeze/freeze bracket lets this write drain it.
+  evbuffer_unfreeze(out, 1);
+  int n = evbuffer_write(out, bufferevent_getfd(bev));
+  evbuffer_freeze(out, 1);
+  const bool hard_error = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  if (hard_error || evbuffer_get_length(out) > 0) bufferevent_enable(bev, EV_WRITE);
+}
+
+void stopWritingIfDrained(bufferevent* bev) {
+  if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
+}
+
+}  // namespace aiw

@@ -1,0 +1,22 @@
+// Writing a bufferevent's output straight to its socket.
+//
+// A socket bufferevent writes only when epoll reports the socket writable: every response costs
+// an epoll_ctl to arm EPOLLOUT, a loop pass, and an epoll_ctl to disarm it. The sessions keep
+// EV_WRITE off instead and call flushNow() after each batch of output; libevent is handed
+// EV_WRITE only for what the socket could not take at once, and the session's write callback
+// turns it off again when the output has drained.
+#pragma once
+
+struct bufferevent;
+
+namespace aiw {
+
+// Writes as much of `bev`'s output as the socket takes now. What is left (or a write error, so
+// that libevent reports it through the event callback) turns EV_WRITE on. Does nothing while
+// EV_WRITE is already on: libevent is then the writer.
+void flushNow(bufferevent* bev);
+
+// For the write callback: EV_WRITE off once the output is empty.
+void stopWritingIfDrained(bufferevent* bev);
+
+}  // namespace aiw

@@ -110,8 +110,8 @@ TlsConnFacts* mutableFacts(const SSL* ssl) {
 
 // Server preference: our first protocol that the client offers. `in` is the client's list, which
 // BoringSSL has already checked to be well-formed; it is parsed defensively all the same.
-int selectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
-               unsigned in_len, void*) noexcept {
+int selectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in, unsigned in_len,
+               void*) noexcept {
   const auto* ours = static_cast<const std::vector<std::string>*>(
       SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), alpnIndex()));
   if (ours == nullptr) return SSL_TLSEXT_ERR_NOACK;
@@ -134,8 +134,8 @@ int selectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* i
 // stays BoringSSL's own.
 int recordVerify(int ok, X509_STORE_CTX* store) noexcept {
   if (ok) return ok;
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   TlsConnFacts* facts = mutableFacts(ssl);
   if (facts != nullptr && facts->verify_error == X509_V_OK) {
     facts->verify_error = X509_STORE_CTX_get_error(store);
@@ -147,8 +147,8 @@ int recordVerify(int ok, X509_STORE_CTX* store) noexcept {
 // A new session from an origin: cached under the connection's host. Returns 1: the cache took
 // the reference.
 int storeSession(SSL* ssl, SSL_SESSION* session) noexcept {
-  auto* cache = static_cast<ClientSessionCache*>(
-      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), cacheIndex()));
+  auto* cache =
+      static_cast<ClientSessionCache*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), cacheIndex()));
   const TlsConnFacts* facts = mutableFacts(ssl);
   if (cache == nullptr || facts == nullptr || facts->host.empty()) return 0;
   cache->store(facts->host, session);
@@ -251,8 +251,7 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::create(
   auto wire = alpnWireFormat(alpn);
   if (!wire.ok()) return wire.error();
   bssl::UniquePtr<SSL_CTX> ctx = newBaseContext();
-  if (!ctx || alpnIndex() < 0 ||
-      SSL_CTX_set_strict_cipher_list(ctx.get(), kServerCiphers12) != 1) {
+  if (!ctx || alpnIndex() < 0 || SSL_CTX_set_strict_cipher_list(ctx.get(), kServerCiphers12) != 1) {
     return makeError("tls", "cannot create the server TLS context: " + takeTlsErrorReason("?"));
   }
   static const uint8_t kSidContext[] = "aiwarden";
@@ -284,7 +283,8 @@ Result<void> installServerCertificate(SSL* ssl, X509* leaf, EVP_PKEY* key, X509*
     return makeError("tls_certificate", "missing certificate or key");
   }
   if (SSL_use_certificate(ssl, leaf) != 1 || SSL_use_PrivateKey(ssl, key) != 1 ||
-      (chain != nullptr && SSL_add1_chain_cert(ssl, chain) != 1) || SSL_check_private_key(ssl) != 1) {
+      (chain != nullptr && SSL_add1_chain_cert(ssl, chain) != 1) ||
+      SSL_check_private_key(ssl) != 1) {
     return makeError("tls_certificate", "cannot install the certificate: " +
                                             takeTlsErrorReason("rejected by BoringSSL"));
   }
@@ -353,8 +353,8 @@ Result<bssl::UniquePtr<SSL>> TlsClientContext::newSsl(std::string_view host_in) 
          SSL_set_tlsext_host_name(ssl.get(), host.c_str()) == 1;
   }
   if (!ok) {
-    return makeError("bad_host", "cannot verify against '" + host + "': " +
-                                     takeTlsErrorReason("rejected by BoringSSL"));
+    return makeError("bad_host", "cannot verify against '" + host +
+                                     "': " + takeTlsErrorReason("rejected by BoringSSL"));
   }
   auto* cache = static_cast<ClientSessionCache*>(SSL_CTX_get_ex_data(ctx_.get(), cacheIndex()));
   if (cache != nullptr) {

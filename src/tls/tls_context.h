@@ -22,9 +22,9 @@ namespace aiw {
 
 // What the contexts' callbacks learn about one connection, owned by its SSL (ex_data).
 struct TlsConnFacts {
-  std::string host;               // client: the name or IP verified (also the session cache key)
-  long verify_error = 0;          // X509_V_OK, or the first X509_V_ERR_* the chain check hit
-  int verify_depth = -1;          // ... and the depth of the certificate it was about (0 = leaf)
+  std::string host;       // client: the name or IP verified (also the session cache key)
+  long verify_error = 0;  // X509_V_OK, or the first X509_V_ERR_* the chain check hit
+  int verify_depth = -1;  // ... and the depth of the certificate it was about (0 = leaf)
 };
 
 // The facts recorded on `ssl`, or nullptr for an SSL that no context here created.

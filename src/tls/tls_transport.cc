@@ -15,6 +15,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,7 +27,8 @@ namespace aiw {
 namespace {
 
 constexpr size_t kRecord = 16 * 1024;          // TLS plaintext record limit: one SSL_read/write
-constexpr size_t kSocketSingleIo = 64 * 1024;  // socket read/write per loop turn
+constexpr size_t kSocketSingleIo = 64 * 1024;  // socket bytes read / written per loop turn
+constexpr size_t kLibeventReadCap = 4096;      // EVBUFFER_MAX_READ in libevent 2.1
 
 TlsSession* sessionOf(void* arg) { return static_cast<TlsSession*>(arg); }
 
@@ -72,7 +74,7 @@ const BIO_METHOD* bioMethod() {
 
 // ---- libevent callbacks ----------------------------------------------------------------------
 
-bufferevent_filter_result inputFilterCb(evbuffer* src, evbuffer* dst, ev_ssize_t, 
+bufferevent_filter_result inputFilterCb(evbuffer* src, evbuffer* dst, ev_ssize_t,
                                         bufferevent_flush_mode, void* ctx) noexcept {
   return static_cast<bufferevent_filter_result>(sessionOf(ctx)->filterInput(src, dst));
 }
@@ -102,7 +104,8 @@ std::string verifyMessage(long code, int depth, std::string_view host) {
     return "hostname mismatch: the certificate is not valid for the IP address " +
            std::string(host);
   }
-  std::string msg = std::string("certificate verify failed: ") + X509_verify_cert_error_string(code);
+  std::string msg =
+      std::string("certificate verify failed: ") + X509_verify_cert_error_string(code);
   if (depth >= 0) msg += " (depth " + std::to_string(depth) + ")";
   return msg;
 }
@@ -113,10 +116,9 @@ Result<BufferEventPtr> wrap(BufferEventPtr socket_bev, TlsSession::Role role,
   if (!socket_bev) return makeError("misuse", "no socket bufferevent to wrap");
   if (bioMethod() == nullptr) return makeError("tls", "cannot create the BIO method");
   auto session = std::make_unique<TlsSession>(role, std::move(ssl).value());
-  bufferevent* raw =
-      bufferevent_filter_new(socket_bev.get(), inputFilterCb, outputFilterCb,
-                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, freeSessionCb,
-                             session.get());
+  bufferevent* raw = bufferevent_filter_new(socket_bev.get(), inputFilterCb, outputFilterCb,
+                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS,
+                                            freeSessionCb, session.get());
   if (raw == nullptr) return makeError("tls", "cannot create the TLS bufferevent");
   bufferevent* socket = socket_bev.release();  // owned by the filter now
   BufferEventPtr tls(raw);
@@ -146,8 +148,8 @@ Result<void> TlsSession::attach(bufferevent* tls_bev, bufferevent* socket_bev) {
   bufferevent_setcb(socket_, onSocketReadCb, onSocketWriteCb, onSocketEventCb, this);
   bufferevent_setwatermark(socket_, EV_READ, 0, 0);  // the TLS bufferevent's own marks rule
   bufferevent_setwatermark(socket_, EV_WRITE, kCipherHighWater / 4, kCipherHighWater);
-  bufferevent_set_max_single_read(socket_, kSocketSingleIo);
   bufferevent_set_max_single_write(socket_, kSocketSingleIo);
+  bufferevent_disable(socket_, EV_WRITE);  // flushSocket writes; EV_WRITE only on EAGAIN
 
   BIO* bio = BIO_new(bioMethod());
   if (bio == nullptr) return makeError("tls", "cannot create the BIO");
@@ -158,7 +160,26 @@ Result<void> TlsSession::attach(bufferevent* tls_bev, bufferevent* socket_bev) {
   if (role_ == Role::Client && !driveHandshake()) return {};  // sends the ClientHello
   // Ciphertext read before wrapping (a peeked ClientHello) brings no new socket event: feed it.
   if (evbuffer_get_length(bufferevent_get_input(socket_)) > 0) filter_read_(socket_, filter_arg_);
+  flushSocket();
   return {};
+}
+
+// Ciphertext goes to the socket at once, as the sessions' own writes do (upstream/write_now.h):
+// EPOLLOUT is armed only for what the kernel did not take, so a request or a response costs no
+// epoll_ctl. A hard error also hands over to libevent, whose write reports it as an event.
+void TlsSession::flushSocket() {
+  evbuffer* out = bufferevent_get_output(socket_);
+  if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(socket_) & EV_WRITE)) return;
+  evutil_socket_t fd = bufferevent_getfd(socket_);
+  int n = -1;
+  errno = 0;
+  if (fd >= 0) {
+    evbuffer_unfreeze(out, 1);  // the front stays frozen outside libevent's own write callback
+    n = evbuffer_write(out, fd);
+    evbuffer_freeze(out, 1);
+  }
+  bool hard_error = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  if (hard_error || evbuffer_get_length(out) > 0) bufferevent_enable(socket_, EV_WRITE);
 }
 
 int TlsSession::bioRead(char* out, int len) {
@@ -216,7 +237,8 @@ int TlsSession::filterInput(evbuffer* src, evbuffer* dst) {
       break;
     }
     ERR_clear_error();
-    int n = SSL_read(ssl_.get(), vec.iov_base, static_cast<int>(std::min<size_t>(vec.iov_len, INT_MAX)));
+    int n = SSL_read(ssl_.get(), vec.iov_base,
+                     static_cast<int>(std::min<size_t>(vec.iov_len, INT_MAX)));
     if (n > 0) {
       vec.iov_len = static_cast<size_t>(n);
       evbuffer_commit_space(dst, &vec, 1);
@@ -241,6 +263,7 @@ int TlsSession::filterInput(evbuffer* src, evbuffer* dst) {
     output_waiting_ = false;
     bufferevent_flush(bev_, EV_WRITE, BEV_NORMAL);
   }
+  flushSocket();  // handshake flights, alerts, key updates
   return produced > 0 ? BEV_OK : BEV_NEED_MORE;
 }
 
@@ -280,6 +303,7 @@ int TlsSession::filterOutput(evbuffer* src, evbuffer*, ptrdiff_t limit, int mode
     ERR_clear_error();
     if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();  // best effort: the socket closes anyway
   }
+  flushSocket();
   return (written > 0 || evbuffer_get_length(src) == 0) ? BEV_OK : BEV_NEED_MORE;
 }
 
@@ -314,7 +338,8 @@ void TlsSession::fail(std::string code, std::string message, short what) {
   if (failure_) return;  // the first cause is the one that matters
   failure_ = Error{std::move(code), std::move(message)};
   output_waiting_ = false;
-  bufferevent_disable(socket_, EV_READ);  // an alert BoringSSL queued still goes out
+  bufferevent_disable(socket_, EV_READ);
+  if (failure_->code != "tls_io_error") flushSocket();  // the alert BoringSSL queued, if any
   signal(BEV_EVENT_ERROR | what);
 }
 
@@ -328,15 +353,63 @@ void TlsSession::signal(short what) {
 
 void TlsSession::onSocketRead() {
   if (closing_) {
-    evbuffer_drain(bufferevent_get_input(socket_), evbuffer_get_length(bufferevent_get_input(socket_)));
+    evbuffer_drain(bufferevent_get_input(socket_),
+                   evbuffer_get_length(bufferevent_get_input(socket_)));
     return;
   }
+  topUpSocketInput();
   filter_read_(socket_, filter_arg_);
 }
 
+// libevent 2.1 reads at most 4 KiB per readiness event (EVBUFFER_MAX_READ), a quarter of a TLS
+// record: bulk transfers would cost one loop turn and one filter pass per 4 KiB. One more read
+// here brings up to kSocketSingleIo at once. Stays within the read high watermark's contract
+// (the overshoot is one such read); EOF is left for libevent's next read to find (it is sticky),
+// and an error is kept for the EOF that follows it (the kernel reports a reset only once).
+void TlsSession::topUpSocketInput() {
+  evbuffer* in = bufferevent_get_input(socket_);
+  size_t have = evbuffer_get_length(in);
+  size_t low = 0, high = 0;
+  bufferevent_getwatermark(bev_, EV_READ, &low, &high);
+  evutil_socket_t fd = bufferevent_getfd(socket_);
+  // The filter leaves the socket input empty, so `have` is what libevent just read: less than
+  // its cap means the socket had no more (a read that would only find EAGAIN).
+  if (fd < 0 || have < kLibeventReadCap || have >= kSocketSingleIo ||
+      (high != 0 && evbuffer_get_length(bufferevent_get_input(bev_)) >= high)) {
+    return;
+  }
+  evbuffer_unfreeze(in, 0);  // a socket bufferevent keeps its input's end frozen between reads
+  evbuffer_iovec vec[2];
+  int n = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(kSocketSingleIo - have), vec, 2);
+  if (n > 0) {
+    iovec iov[2];
+    for (int i = 0; i < n; ++i) iov[i] = iovec{vec[i].iov_base, vec[i].iov_len};
+    ssize_t r = ::readv(fd, iov, n);
+    if (r > 0) {
+      size_t left = static_cast<size_t>(r);
+      int used = 0;
+      for (; used < n && left > 0; ++used) {
+        vec[used].iov_len = std::min(left, vec[used].iov_len);
+        left -= vec[used].iov_len;
+      }
+      evbuffer_commit_space(in, vec, used);
+    } else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      read_errno_ = errno;
+    }
+  }
+  evbuffer_freeze(in, 0);
+}
+
+// libevent wrote (EV_WRITE was on: the kernel had pushed back) and the output is at or below its
+// low watermark: refill from the waiting plaintext; once all is out, direct writes resume.
 void TlsSession::onSocketWrite() {
   filter_write_(socket_, filter_arg_);
-  if (closing_ && evbuffer_get_length(bufferevent_get_output(socket_)) == 0) finishClose();
+  if (evbuffer_get_length(bufferevent_get_output(socket_)) > 0) return;
+  if (closing_) {
+    finishClose();
+    return;
+  }
+  bufferevent_disable(socket_, EV_WRITE);
 }
 
 void TlsSession::onSocketEvent(short what) {
@@ -346,6 +419,10 @@ void TlsSession::onSocketEvent(short what) {
   }
   if (what & BEV_EVENT_CONNECTED) return;  // TCP connect of a connecting socket: not the handshake
   if (eof_signalled_ || failure_) return;  // already told; the socket's news adds nothing
+  if ((what & BEV_EVENT_EOF) && read_errno_ != 0) {  // the EOF after an error topUp saw
+    what = static_cast<short>(BEV_EVENT_ERROR | BEV_EVENT_READING);
+    EVUTIL_SET_SOCKET_ERROR(read_errno_);
+  }
   if (what & BEV_EVENT_EOF) {
     if (!handshake_done_) {
       fail("tls_handshake_failed", "connection closed during the TLS handshake", BEV_EVENT_READING);
@@ -415,9 +492,8 @@ Result<BufferEventPtr> wrapTlsServer(BufferEventPtr socket_bev, const TlsServerC
 
 Result<BufferEventPtr> wrapTlsServer(BufferEventPtr socket_bev, const TlsServerContext& ctx,
                                      X509* leaf, EVP_PKEY* key, X509* chain) {
-  return wrapTlsServer(std::move(socket_bev), ctx, [&](SSL* ssl) {
-    return installServerCertificate(ssl, leaf, key, chain);
-  });
+  return wrapTlsServer(std::move(socket_bev), ctx,
+                       [&](SSL* ssl) { return installServerCertificate(ssl, leaf, key, chain); });
 }
 
 Result<BufferEventPtr> wrapTlsClient(BufferEventPtr socket_bev, const TlsClientContext& ctx,
@@ -438,7 +514,7 @@ TlsSession* tlsSession(bufferevent* bev) {
 void closeTlsGracefully(BufferEventPtr bev, uint32_t timeout_ms) {
   TlsSession* s = tlsSession(bev.get());
   if (s == nullptr) return;  // not ours (or already closing): freed by `bev`
-  bev.release();  // the session frees it when done
+  bev.release();             // the session frees it when done
   s->beginGracefulClose(timeout_ms);
 }
 

@@ -10,10 +10,10 @@
 // Semantics of the returned bufferevent (the "TLS bufferevent"):
 // * Handshake: runs by itself from the moment of wrapping (the client sends its ClientHello at
 //   once; ciphertext already sitting in the socket bufferevent's input, e.g. a peeked
-//   ClientHello, is fed in while wrapping, and wrapping fails if it is refused). Completion is signalled, as in
-//   bufferevent_openssl, by the event callback with BEV_EVENT_CONNECTED, always before the read
-//   callback for the first plaintext. Plaintext written before completion waits in the output
-//   buffer and leaves once the handshake is done. Keep EV_READ enabled until then: the
+//   ClientHello, is fed in while wrapping, and wrapping fails if it is refused). Completion is
+//   signalled, as in bufferevent_openssl, by the event callback with BEV_EVENT_CONNECTED, always
+//   before the read callback for the first plaintext. Plaintext written before completion waits in
+//   the output buffer and leaves once the handshake is done. Keep EV_READ enabled until then: the
 //   handshake reads through it (wrapping enables EV_READ | EV_WRITE).
 // * Errors: BEV_EVENT_ERROR (| READING or WRITING) for a failed handshake (verification,
 //   hostname, protocol, the peer closing mid-handshake), TLS errors later (bad record, alert) and
@@ -35,7 +35,9 @@
 //   socket bufferevent, but "output empty" here only means "encrypted"). To end a connection
 //   properly, hand it to closeTlsGracefully. bufferevent_flush(bev, EV_WRITE, BEV_FINISHED)
 //   sends close_notify without closing (a TLS half-close).
-// * bufferevent_getfd / bufferevent_get_underlying work (the socket bufferevent).
+// * bufferevent_getfd / bufferevent_get_underlying work (the socket bufferevent). The socket
+//   bufferevent belongs to the TLS layer: its callbacks and watermarks are set here, and its reads
+//   are topped up to 64 KiB per readiness event (libevent 2.1 reads 4 KiB, a quarter record).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -103,6 +105,8 @@ class TlsSession {
 
  private:
   bool driveHandshake();  // false: failed (already reported)
+  void topUpSocketInput();
+  void flushSocket();
   void onHandshakeDone();
   void fail(std::string code, std::string message, short what);
   void failFromSsl(int ret, short what);
@@ -122,12 +126,13 @@ class TlsSession {
 
   std::optional<Error> failure_;
   std::string alpn_;
+  int read_errno_ = 0;  // a socket error our own read saw (libevent's next sees EOF)
   bool handshake_done_ = false;
-  bool output_waiting_ = false;   // plaintext waited for the handshake: flush it when done
+  bool output_waiting_ = false;  // plaintext waited for the handshake: flush it when done
   bool eof_signalled_ = false;
   bool close_notify_received_ = false;
   bool close_notify_sent_ = false;
-  bool closing_ = false;          // handed to closeTlsGracefully: we own bev_ now
+  bool closing_ = false;  // handed to closeTlsGracefully: we own bev_ now
   bool close_done_ = false;
 };
 
@@ -153,7 +158,9 @@ TlsSession* tlsSession(bufferevent* bev);
 // sent, then close_notify (if the handshake completed and nothing failed), then the socket
 // closes once all of it reached the kernel, the peer goes away, or `timeout_ms` passes. Its
 // callbacks are cleared at once, and bytes arriving meanwhile are discarded. A non-TLS
-// bufferevent is just freed. Must not outlive the event_base.
+// bufferevent is just freed. The socket bufferevent must own its fd (BEV_OPT_CLOSE_ON_FREE):
+// the close outlives the caller. Must not outlive the event_base (a pending close holds a timer,
+// so a loop run until it has no events finishes it).
 void closeTlsGracefully(BufferEventPtr bev, uint32_t timeout_ms);
 
 }  // namespace aiw

@@ -12,6 +12,11 @@ void flushNow(bufferevent* bev) {
   evbuffer* out = bufferevent_get_output(bev);
   if (evbuffer_get_length(out) == 0) return;
   if (bufferevent_get_enabled(bev) & EV_WRITE) return;
+  if (bufferevent_get_underlying(bev) != nullptr) {
+    // A filtering bufferevent (TLS): its bytes must go through the filter, never to the fd.
+    bufferevent_enable(bev, EV_WRITE);
+    return;
+  }
   // A bufferevent keeps the front of its output frozen except inside its own write callback;
   // the same unfreeze/freeze bracket lets this write drain it.
   evbuffer_unfreeze(out, 1);

@@ -11,7 +11,8 @@ struct bufferevent;
 
 namespace aiw {
 
-// Writes as much of `bev`'s output as the socket takes now. What is left (or a write error, so
+// Writes as much of `bev`'s output as the socket takes now (a socket bufferevent; a filtering
+// one, such as TLS, is handed to libevent with EV_WRITE). What is left (or a write error, so
 // that libevent reports it through the event callback) turns EV_WRITE on. Does nothing while
 // EV_WRITE is already on: libevent is then the writer.
 void flushNow(bufferevent* bev);

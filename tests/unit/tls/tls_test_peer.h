@@ -7,8 +7,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,7 +32,8 @@ class TlsTestLoop {
   TlsTestLoop() : base_(event_base_new()) {
     ::signal(SIGPIPE, SIG_IGN);  // writes to a closed peer must fail, not kill the test
     REQUIRE(base_ != nullptr);
-    tick_.reset(event_new(base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr));
+    tick_.reset(event_new(
+        base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr));
   }
   event_base* base() { return base_.get(); }
 
@@ -46,7 +51,9 @@ class TlsTestLoop {
     event_del(tick_.get());
     return ok;
   }
-  void runFor(std::chrono::milliseconds d) { runUntil([] { return false; }, d); }
+  void runFor(std::chrono::milliseconds d) {
+    runUntil([] { return false; }, d);
+  }
 
  private:
   EventBasePtr base_;
@@ -69,6 +76,30 @@ inline SocketPair makeSocketBevs(event_base* base, UniqueFd* raw_b = nullptr) {
     p.b.reset(bufferevent_socket_new(base, fds[1], BEV_OPT_CLOSE_ON_FREE));
     REQUIRE(p.b);
   }
+  return p;
+}
+
+// A connected TCP pair on 127.0.0.1 (for what unix sockets cannot do, e.g. a reset).
+inline SocketPair makeTcpBevs(event_base* base) {
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener.valid());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(listener.get(), 1) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  UniqueFd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  REQUIRE(server.valid());
+  REQUIRE(::fcntl(client.get(), F_SETFL, ::fcntl(client.get(), F_GETFL) | O_NONBLOCK) == 0);
+  SocketPair p;
+  p.a.reset(bufferevent_socket_new(base, server.release(), BEV_OPT_CLOSE_ON_FREE));
+  p.b.reset(bufferevent_socket_new(base, client.release(), BEV_OPT_CLOSE_ON_FREE));
+  REQUIRE(p.a);
+  REQUIRE(p.b);
   return p;
 }
 
@@ -134,7 +165,8 @@ class Peer {
   static void onRead(bufferevent*, void* arg) noexcept {
     auto* p = static_cast<Peer*>(arg);
     if (!p->connected) p->connected_before_data = false;
-    p->max_input_seen = std::max(p->max_input_seen, evbuffer_get_length(bufferevent_get_input(p->bev())));
+    p->max_input_seen =
+        std::max(p->max_input_seen, evbuffer_get_length(bufferevent_get_input(p->bev())));
     p->consume();
   }
   static void onWrite(bufferevent*, void* arg) noexcept { static_cast<Peer*>(arg)->pump(); }

@@ -163,6 +163,25 @@ TEST_CASE("the peer closing mid-handshake is a handshake failure") {
   CHECK(client.tls()->failure()->code == "tls_handshake_failed");
 }
 
+TEST_CASE("a reset from the peer is an error naming the socket's reason") {
+  TlsTestLoop loop;
+  TlsFixture fx;
+  Peer server(loop.base(), 1), client(loop.base(), 2);
+  SocketPair sp = makeTcpBevs(loop.base());
+  client.attach(fx.client(std::move(sp.b)));
+  server.attach(fx.server(std::move(sp.a)));
+  REQUIRE(loop.runUntil([&] { return server.connected && client.connected; }));
+  linger hard{1, 0};  // close() sends RST
+  REQUIRE(::setsockopt(bufferevent_getfd(server.bev()), SOL_SOCKET, SO_LINGER, &hard,
+                       sizeof(hard)) == 0);
+  server.take().reset();
+  REQUIRE(loop.runUntil([&] { return client.events > 0; }));
+  CHECK(client.error);
+  INFO(failureText(client));
+  CHECK(client.tls()->failure()->code == "tls_io_error");
+  CHECK(failureText(client).find("reset") != std::string::npos);
+}
+
 TEST_CASE("a TLS 1.1-only client is refused") {
   TlsTestLoop loop;
   TlsFixture fx;

@@ -1,6 +1,7 @@
 // aiwarden command line (SPEC.md §1): run / check / version.
 #include <event2/event.h>
 #include <llhttp.h>
+#include <openssl/crypto.h>
 #include <nghttp2/nghttp2ver.h>
 
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include "core/log.h"
 #include "filters/snapshot_builder.h"
 #include "listeners/server.h"
+#include "tls/certificate_authority.h"
+#include "tls/interception_context.h"
 
 namespace {
 
@@ -22,6 +25,7 @@ void printUsage(FILE* out) {
                "  aiwarden [run] [-c FILE] [--state-dir DIR] [--log-format human|json]"
                " [--print-config]\n"
                "  aiwarden check -c FILE\n"
+               "  aiwarden ca path|pem [-c FILE] [--state-dir DIR]\n"
                "  aiwarden version\n"
                "\n"
                "With no -c, runs the embedded default configuration: a forward proxy on\n"
@@ -32,6 +36,7 @@ struct Cli {
   std::string command = "run";
   aiw::ServerOptions server;
   bool print_config = false;
+  std::string ca_what;  // `ca path` / `ca pem`
   std::string error;
 };
 
@@ -40,6 +45,13 @@ Cli parseCli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   size_t i = 0;
   if (i < args.size() && !args[i].empty() && args[i][0] != '-') cli.command = args[i++];
+  if (cli.command == "ca") {
+    if (i < args.size() && !args[i].empty() && args[i][0] != '-') {
+      cli.ca_what = args[i++];
+    } else {
+      cli.error = "ca: expected 'path' or 'pem'";
+    }
+  }
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const char* name) -> std::string {
@@ -97,6 +109,34 @@ int runCheck(const Cli& cli) {
   return 0;
 }
 
+// `aiwarden ca path|pem`: the interception CA of the configuration (-c, else the embedded
+// default) and state dir, created on first use like at start-up.
+int runCa(const Cli& cli, const std::string& what) {
+  if (what != "path" && what != "pem") {
+    std::fprintf(stderr, "aiwarden ca: expected 'path' or 'pem', not '%s'\n", what.c_str());
+    return 2;
+  }
+  auto config = aiw::loadConfigFor(cli.server);
+  if (!config.ok()) {
+    printErrorLines(config.error().message);
+    return 1;
+  }
+  std::string state_dir =
+      aiw::resolveStateDir(cli.server.state_dir_override, config.value().state_dir);
+  aiw::CaPaths paths = aiw::caPaths(config.value(), state_dir);
+  auto ca = aiw::CertificateAuthority::loadOrCreate(paths.cert, paths.key);
+  if (!ca.ok()) {
+    std::fprintf(stderr, "aiwarden ca: %s\n", ca.error().message.c_str());
+    return 1;
+  }
+  if (what == "path") {
+    std::printf("%s\n", ca.value()->certPath().c_str());
+  } else {
+    std::fputs(ca.value()->certPem().c_str(), stdout);
+  }
+  return 0;
+}
+
 int runVersion() {
   std::printf("aiwarden %s\n", AIW_VERSION);
   std::printf("  libevent %s\n", event_get_version());
@@ -104,6 +144,7 @@ int runVersion() {
               LLHTTP_VERSION_PATCH);
   std::printf("  nghttp2 %s (headers)\n", NGHTTP2_VERSION);
   std::printf("  yaml-cpp %s\n", AIW_YAML_CPP_VERSION);
+  std::printf("  BoringSSL (Debian android-libboringssl, %s)\n", OPENSSL_VERSION_TEXT);
   return 0;
 }
 
@@ -122,6 +163,7 @@ int main(int argc, char** argv) {
   }
   if (cli.command == "version") return runVersion();
   if (cli.command == "check") return runCheck(cli);
+  if (cli.command == "ca") return runCa(cli, cli.ca_what);
   if (cli.command != "run") {
     std::fprintf(stderr, "aiwarden: unknown command '%s'\n", cli.command.c_str());
     printUsage(stderr);

@@ -51,7 +51,8 @@ bool AdminRoutes::authorized(const AdminRequest& req) const {
 }
 
 AdminResponse AdminRoutes::handle(const AdminRequest& req) {
-  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem, /proxy.pac).
+  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem; /proxy.pac comes with the
+  // patterns API).
   if (req.path == "/ready") {
     if (req.method != "GET" && req.method != "HEAD") {
       return json(405, jsonError("method_not_allowed", "use GET"));
@@ -60,6 +61,18 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
       return json(503, "{\"status\":\"draining\"}");
     }
     return json(200, "{\"status\":\"ready\"}");
+  }
+  if (req.path == "/ca.pem") {  // public: clients install it to trust the interception
+    if (req.method != "GET" && req.method != "HEAD") {
+      return json(405, jsonError("method_not_allowed", "use GET"));
+    }
+    if (runtime_.ca_pem.empty()) {
+      return json(503, jsonError("no_ca", "the interception CA is not loaded"));
+    }
+    AdminResponse r;
+    r.content_type = "application/x-pem-file";
+    r.body = runtime_.ca_pem;
+    return r;
   }
   if (!authorized(req)) {
     const bool missing = req.headers.find("x-proxy-token") == nullptr;
@@ -107,6 +120,7 @@ AdminResponse AdminRoutes::metricsJson() const {
   b += ",\"errors\":" + std::to_string(t.errors);
   b += ",\"rate_limited\":" + std::to_string(t.rate_limited);
   b += ",\"bypassed\":" + std::to_string(t.bypassed);
+  b += ",\"intercepted\":" + std::to_string(t.intercepted);
   b += ",\"latency_ms\":{\"total\":" + fmtDouble(total_ms) + ",\"avg\":" + fmtDouble(avg_ms) +
        ",\"p50\":" + fmtDouble(t.latencyQuantileMs(0.5)) +
        ",\"p99\":" + fmtDouble(t.latencyQuantileMs(0.99)) + "}";
@@ -150,6 +164,7 @@ AdminResponse AdminRoutes::metricsPrometheus() const {
   counter("errors_total", "exchanges that failed", t.errors);
   counter("rate_limited_total", "exchanges refused by the rate limiter", t.rate_limited);
   counter("bypassed_total", "blind tunnels opened", t.bypassed);
+  counter("intercepted_total", "CONNECTs decrypted for inspection", t.intercepted);
   counter("connections_accepted_total", "downstream connections accepted", t.connections_accepted);
   counter("connections_refused_total", "downstream connections refused over max_connections",
           t.connections_refused);

@@ -30,6 +30,7 @@ MetricsTotals Metrics::totals() const {
     t.modified += rd(s->modified);
     t.rate_limited += rd(s->rate_limited);
     t.bypassed += rd(s->bypassed);
+    t.intercepted += rd(s->intercepted);
     t.tunnels_active += rd(s->tunnels_active);
     t.connections_accepted += rd(s->connections_accepted);
     t.connections_refused += rd(s->connections_refused);
@@ -49,7 +50,7 @@ MetricsTotals Metrics::totals() const {
 void Metrics::reset() {
   for (auto& s : shards_) {
     for (auto* c : {&s->calls, &s->errors, &s->blocked, &s->modified, &s->rate_limited,
-                    &s->bypassed, &s->connections_accepted, &s->connections_refused,
+                    &s->bypassed, &s->intercepted, &s->connections_accepted, &s->connections_refused,
                     &s->bad_requests, &s->header_timeouts, &s->upstream_connects,
                     &s->upstream_reused, &s->tunnel_bytes, &s->latency_total_us}) {
       c->store(0, std::memory_order_relaxed);

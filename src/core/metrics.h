@@ -24,6 +24,7 @@ struct alignas(64) MetricsShard {
   std::atomic<uint64_t> modified{0};
   std::atomic<uint64_t> rate_limited{0};
   std::atomic<uint64_t> bypassed{0};      // blind tunnels opened
+  std::atomic<uint64_t> intercepted{0};   // CONNECTs whose TLS was terminated for inspection
   std::atomic<uint64_t> tunnels_active{0};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_refused{0};  // over max_connections
@@ -43,6 +44,7 @@ struct alignas(64) MetricsShard {
 
 struct MetricsTotals {
   uint64_t calls = 0, errors = 0, blocked = 0, modified = 0, rate_limited = 0, bypassed = 0,
+           intercepted = 0,
            tunnels_active = 0, connections_accepted = 0, connections_refused = 0,
            bad_requests = 0, header_timeouts = 0, upstream_connects = 0, upstream_reused = 0,
            tunnel_bytes = 0, latency_total_us = 0;

@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/metrics.h"
 #include "core/snapshot.h"
 
 namespace aiw {
+
+struct InterceptionContext;  // tls/interception_context.h
 
 struct Runtime {
   explicit Runtime(size_t workers) : metrics(workers) {}
@@ -24,6 +27,9 @@ struct Runtime {
   std::atomic<uint64_t> next_stream_id{1};
   std::string admin_token;  // set once at start-up, before any thread reads it
   std::string state_dir;    // idem
+  // The CA, leaf cache and TLS contexts (set once at start-up, before the workers start).
+  std::shared_ptr<const InterceptionContext> interception;
+  std::string ca_pem;  // the interception CA certificate, for GET /ca.pem
 };
 
 }  // namespace aiw

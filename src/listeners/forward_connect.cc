@@ -19,7 +19,6 @@ namespace aiw {
 
 namespace {
 constexpr size_t kDefaultPeekBytes = 16384;
-constexpr char kEstablished[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
 }  // namespace
 
 void ForwardSession::beginConnect(RequestHead& head) {
@@ -65,6 +64,11 @@ void ForwardSession::onTunnelUpstream(Result<UniqueFd> fd) {
     return;
   }
   if (!conn_filters_ || connect_decided_) {
+    if (conn_.intercept && !connect_bypass_) {
+      tunnel_upstream_ = std::move(fd.value());
+      startInterception(/*established_sent=*/false);
+      return;
+    }
     startTunnel(std::move(fd.value()), /*established_sent=*/false);
     return;
   }
@@ -88,11 +92,16 @@ void ForwardSession::runPeek(bool no_more_data) {
   evtimer_del(header_timer_.get());
   setDownstreamReading(false);
   if (!applyConnectVerdict(v)) return;
+  if (conn_.intercept && !connect_bypass_) {
+    startInterception(/*established_sent=*/true);
+    return;
+  }
   startTunnel(std::move(tunnel_upstream_), /*established_sent=*/true);
 }
 
-// Acts on the connection filters' decision; false when the connection was refused (answered
-// with an HTTP error before the 200, closed after it).
+// Acts on the connection filters' refusals; false when the connection was refused (answered
+// with an HTTP error before the 200, closed after it). What is left is a tunnel or an
+// interception (conn_.intercept, unless a filter said Bypass).
 bool ForwardSession::applyConnectVerdict(const Verdict& v) {
   const bool answered = tunnel_upstream_.valid();
   if (v.action == Action::Block) {
@@ -107,20 +116,15 @@ bool ForwardSession::applyConnectVerdict(const Verdict& v) {
     }
     return false;
   }
-  if (conn_.intercept && v.action != Action::Bypass) {
-    // Policy says inspect, and this build cannot decrypt yet: refuse rather than let AI traffic
-    // through unseen (SPEC §4).
+  connect_bypass_ = v.action == Action::Bypass;
+  if (conn_.intercept && !connect_bypass_ && answered && !conn_.tls) {
+    // Inspected domain, but what the client sent is not TLS: nothing to decrypt, and passing
+    // it blind would let anything through unseen (SPEC §4).
     MetricsShard::bump(worker_.metrics().blocked);
-    std::string why = "TLS interception is not available in this build; " + conn_.target_host +
-                      " is an inspected domain and is not tunnelled uninspected";
-    log::warn("CONNECT refused", {{"client", conn_.client},
+    log::info("CONNECT refused", {{"client", conn_.client},
                                   {"target", connect_target_.hostPort()},
-                                  {"reason", why}});
-    if (!answered) {
-      sendErrorAndClose(501, "interception_unavailable", why);
-    } else {
-      closeSession();
-    }
+                                  {"reason", "not TLS on a domain that is inspected"}});
+    closeSession();
     return false;
   }
   return true;

@@ -11,6 +11,7 @@
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
+#include "tls/tls_transport.h"
 #include "upstream/write_now.h"
 
 namespace aiw {
@@ -20,15 +21,6 @@ namespace {
 // Bytes queued toward one side before reading from the other side pauses (back-pressure).
 constexpr size_t kHighWater = 1 << 20;
 
-void onDownReadCb(bufferevent*, void* arg) noexcept {
-  static_cast<ForwardSession*>(arg)->onDownstreamRead();
-}
-void onDownWriteCb(bufferevent*, void* arg) noexcept {
-  static_cast<ForwardSession*>(arg)->onDownstreamWrite();
-}
-void onDownEventCb(bufferevent*, short what, void* arg) noexcept {
-  static_cast<ForwardSession*>(arg)->onDownstreamEvent(what);
-}
 void onHeaderTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<ForwardSession*>(arg)->onHeaderTimeout();
 }
@@ -38,6 +30,16 @@ timeval toTimeval(uint32_t ms) {
 }
 
 }  // namespace
+
+void onDownReadTrampoline(bufferevent*, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onDownstreamRead();
+}
+void onDownWriteTrampoline(bufferevent*, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onDownstreamWrite();
+}
+void onDownEventTrampoline(bufferevent*, short what, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onDownstreamEvent(what);
+}
 
 void startForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd,
                          std::string peer) {
@@ -60,6 +62,8 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
 ForwardSession::~ForwardSession() {
   if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
   if (conn_filters_) conn_filters_->close(conn_);
+  // An intercepted client gets what is still queued and a close_notify, not a bare TCP close.
+  if (down_ && tlsSession(down_.get()) != nullptr) closeTlsGracefully(std::move(down_), 2000);
 }
 
 void ForwardSession::start() {
@@ -68,7 +72,8 @@ void ForwardSession::start() {
     closeSession();
     return;
   }
-  bufferevent_setcb(down_.get(), onDownReadCb, onDownWriteCb, onDownEventCb, this);
+  bufferevent_setcb(down_.get(), onDownReadTrampoline, onDownWriteTrampoline,
+                    onDownEventTrampoline, this);
   // Bounds what a client can queue ahead of the request being served (pipelining): libevent
   // stops reading above it until the parser drains the input.
   bufferevent_setwatermark(down_.get(), EV_READ, 0,
@@ -159,6 +164,14 @@ void ForwardSession::setDownstreamReading(bool on) {
 
 void ForwardSession::onDownstreamEvent(short what) {
   if (closed_) return;
+  if (what & BEV_EVENT_CONNECTED) return;  // the intercepted client's TLS handshake is done
+  if ((what & BEV_EVENT_ERROR) && intercepting_) {
+    if (const TlsSession* tls = tlsSession(down_.get()); tls && tls->failure()) {
+      log::info("client TLS failed", {{"client", conn_.client},
+                                      {"host", intercept_name_},
+                                      {"error", tls->failure()->message}});
+    }
+  }
   if ((what & BEV_EVENT_EOF) && peeking_) {  // the client sent all it will: decide on that
     runPeek(/*no_more_data=*/true);
     return;
@@ -292,6 +305,18 @@ HeadAction ForwardSession::onRequestHead(RequestHead& head) {
 }
 
 void ForwardSession::beginExchange(RequestHead& head) {
+  if (intercepting_) {
+    AbsoluteUrl target;
+    if (!interceptedTarget(head, target)) return;
+    startExchange(head, std::move(target));
+    ex_->tls_name = intercept_name_;
+    ex_->connect_host = connect_target_.host;
+    ex_->connect_port = connect_target_.port;
+    ex_->pool_key = "https://" + intercept_name_ + ":" + std::to_string(connect_target_.port) +
+                    "@" + connect_target_.hostPort();
+    prepareExchange();
+    return;
+  }
   auto url = parseAbsoluteUrl(head.target);
   if (!url.ok()) {
     if (!head.target.empty() && head.target[0] == '/') {
@@ -309,22 +334,38 @@ void ForwardSession::beginExchange(RequestHead& head) {
                       "CONNECT for https");
     return;
   }
+  startExchange(head, std::move(url.value()));
+  ex_->connect_host = ex_->url.authority.host;
+  ex_->connect_port = ex_->url.authority.port;
+  ex_->pool_key = ex_->url.scheme + "://" + ex_->url.authority.hostPort();
+  prepareExchange();
+}
+
+// The exchange's facts, from the request head and its target.
+void ForwardSession::startExchange(RequestHead& head, AbsoluteUrl url) {
   ex_ = std::make_unique<Exchange>(*this);
   Exchange& ex = *ex_;
   ex.info.connection = &conn_;
   ex.info.id = worker_.runtime().next_stream_id.fetch_add(1, std::memory_order_relaxed);
   ex.info.started = std::chrono::steady_clock::now();
   ex.info.method = head.method;
-  ex.info.scheme = url->scheme;
-  ex.info.authority = url->authority.hostPort();
-  ex.info.path = url->path;
+  ex.info.scheme = url.scheme;
+  ex.info.authority = url.authority.hostPort();
+  ex.info.path = url.path;
   ex.info.protocol = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-  ex.url = std::move(url.value());
-  ex.pool_key = ex.url.scheme + "://" + ex.url.authority.hostPort();
+  ex.url = std::move(url);
   ex.head_request = head.method == "HEAD";
   ex.request = std::move(head);
-  conn_.target_host = ex.url.authority.host;
-  conn_.target_port = ex.url.authority.port;
+  if (!intercepting_) {
+    conn_.target_host = ex.url.authority.host;
+    conn_.target_port = ex.url.authority.port;
+  }
+}
+
+// Rewrites the request for the origin, runs the request-header filters, and gets an upstream
+// connection unless a filter holds the request.
+void ForwardSession::prepareExchange() {
+  Exchange& ex = *ex_;
 
   // What goes upstream: origin-form target, Host from the URL (RFC 9112 §3.2.2), no hop-by-hop
   // fields, our Via. The body keeps its framing (chunks are re-encoded as they pass).

@@ -21,7 +21,18 @@
 
 namespace aiw {
 
+// "HTTP/1.1 200 Connection Established", the answer that opens a tunnel or an interception.
+inline constexpr char kEstablished[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
 class ForwardSession;
+
+// Removes the HTTP/3 alternatives from Alt-Svc (SPEC §4: intercepted clients stay on TCP).
+void stripHttp3AltSvc(Headers& headers);
+
+// libevent callbacks of the downstream bufferevent (socket or TLS), routed to the session.
+void onDownReadTrampoline(bufferevent* bev, void* arg) noexcept;
+void onDownWriteTrampoline(bufferevent* bev, void* arg) noexcept;
+void onDownEventTrampoline(bufferevent* bev, short what, void* arg) noexcept;
 
 // Response-side parser events, routed to the session (which is already the request parser's
 // callbacks object).
@@ -42,6 +53,9 @@ struct Exchange {
   RequestHead request;
   AbsoluteUrl url;
   std::string pool_key;
+  std::string connect_host;  // where the upstream connection goes (the CONNECT target)
+  uint16_t connect_port = 0;
+  std::string tls_name;      // verify the origin's certificate for this name; empty: plain
   std::unique_ptr<StreamFilterChain> filters;  // null when the chain has no stream filters
   bool request_held = false;       // a filter holds the request head until the body is whole
   BodyFraming upstream_framing = BodyFraming::None;  // how the request body goes upstream
@@ -115,6 +129,8 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
 
   // Exchange setup.
   void beginExchange(RequestHead& head);
+  void startExchange(RequestHead& head, AbsoluteUrl url);
+  void prepareExchange();
   void beginConnect(RequestHead& head);
   void forwardRequestBody(Buffer& chunk);
   void requestBodyDone();
@@ -139,6 +155,10 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void runPeek(bool no_more_data);
   bool applyConnectVerdict(const Verdict& v);
   void startTunnel(UniqueFd upstream, bool established_sent);
+  // Interception (forward_intercept.cc).
+  void startInterception(bool established_sent);
+  bool interceptedTarget(RequestHead& head, AbsoluteUrl& url);
+  Result<BufferEventPtr> wrapUpstreamTls(BufferEventPtr socket_bev);
 
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;  // the one this connection started with
@@ -157,6 +177,10 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   uint32_t peek_timeout_ms_ = 0;
   bool peeking_ = false;          // reading the ClientHello for the connection filters
   bool connect_decided_ = false;  // the filters decided before the 200
+  bool connect_bypass_ = false;   // a filter said Bypass (a tunnel even for an inspected host)
+  // Intercepted CONNECT: the client's TLS is terminated here and its requests are exchanges.
+  bool intercepting_ = false;
+  std::string intercept_name_;  // the host the client believes it talks to (SNI, else CONNECT)
   Buffer scratch_;  // body bytes in transit (one evbuffer per session, not one per chunk)
   bool waiting_for_head_ = true;  // between exchanges: the header timer is running
   bool close_after_response_ = false;

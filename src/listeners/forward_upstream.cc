@@ -8,6 +8,7 @@
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
+#include "tls/tls_transport.h"
 #include "upstream/write_now.h"
 
 namespace aiw {
@@ -26,6 +27,8 @@ void onUpEventCb(bufferevent*, short what, void* arg) noexcept {
   static_cast<ForwardSession*>(arg)->onUpstreamEvent(what);
 }
 
+// Timeouts are 504; everything else the origin side can do wrong (DNS, refused, reset, TLS
+// verification or handshake, a bad response) is 502.
 uint16_t statusFor(const Error& e) {
   return (e.code == "connect_timeout" || e.code == "upstream_timeout") ? 504 : 502;
 }
@@ -53,7 +56,7 @@ void ForwardSession::acquireUpstream() {
   }
   const auto& up = snapshot_->config.upstream;
   ex.connecting = ConnectAttempt::start(
-      worker_.base(), worker_.resolver(), ex.url.authority.host, ex.url.authority.port,
+      worker_.base(), worker_.resolver(), ex.connect_host, ex.connect_port,
       up.connect_timeout_ms, [this](Result<UniqueFd> fd) { onUpstreamConnected(std::move(fd)); });
 }
 
@@ -71,6 +74,14 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
   if (!conn->bev) {
     upstreamFailed(makeError("connect_failed", "cannot set up the upstream connection"));
     return;
+  }
+  if (!ex_->tls_name.empty()) {  // intercepted: TLS to the origin, its certificate verified
+    auto tls = wrapUpstreamTls(std::move(conn->bev));
+    if (!tls.ok()) {
+      upstreamFailed(tls.error());
+      return;
+    }
+    conn->bev = std::move(tls.value());
   }
   attachUpstream(std::move(conn), false);
   if (!closed_ && ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());
@@ -215,6 +226,14 @@ void ForwardSession::afterUpstreamParse() {
 void ForwardSession::onUpstreamEvent(short what) {
   if (closed_ || !ex_) return;
   Exchange& ex = *ex_;
+  if (what & BEV_EVENT_CONNECTED) return;  // the origin's TLS handshake is done
+  if (what & BEV_EVENT_ERROR) {
+    // A TLS failure says why (verification, hostname, handshake): the client's 502 names it.
+    if (const TlsSession* tls = tlsSession(ex.upstream->bev.get()); tls && tls->failure()) {
+      upstreamFailed(*tls->failure());
+      return;
+    }
+  }
   if ((what & BEV_EVENT_EOF) && ex.response_parser) {
     // Deliver what is still buffered first, then tell the parser the origin is done.
     parseUpstream();
@@ -308,10 +327,38 @@ HeadAction ForwardSession::onResponseHead(ResponseHead& head) {
   return ex.head_request ? HeadAction::SkipBody : HeadAction::Continue;
 }
 
+// Drops the Alt-Svc alternatives that would move the client to HTTP/3 (QUIC over UDP, which
+// this proxy does not see) and keeps the rest; the field goes when nothing is left.
+void stripHttp3AltSvc(Headers& headers) {
+  std::string kept;
+  bool changed = false;
+  for (const auto& f : headers.fields()) {
+    if (!equalsIgnoreCase(f.name, "alt-svc")) continue;
+    forEachListElement(f.value, [&](std::string_view alt) {
+      std::string_view proto = alt.substr(0, alt.find('='));
+      if (proto.substr(0, 2) == "h3" || proto.substr(0, 4) == "quic") {
+        changed = true;
+        return;
+      }
+      if (!kept.empty()) kept += ", ";
+      kept += alt;
+    });
+  }
+  if (!changed) return;
+  if (kept.empty()) {
+    headers.remove("alt-svc");
+  } else {
+    headers.set("Alt-Svc", kept);
+  }
+}
+
 void ForwardSession::writeResponseHeadDownstream(ResponseHead& head) {
   Exchange& ex = *ex_;
   const bool client_http10 = ex.request.version_minor == 0;
   removeHopByHopHeaders(head.headers);
+  if (intercepting_ && snapshot_->config.interception.strip_alt_svc_h3) {
+    stripHttp3AltSvc(head.headers);
+  }
   addVia(head.headers, head.version_minor == 0 ? "1.0" : "1.1", "aiwarden");
   if (ex.head_request || head.framing == BodyFraming::None) {
     ex.downstream_framing = BodyFraming::None;

@@ -15,6 +15,8 @@
 #include "listeners/admin_token.h"
 #include "listeners/forward_session.h"
 #include "listeners/worker.h"
+#include "tls/certificate_authority.h"
+#include "tls/interception_context.h"
 
 namespace aiw {
 
@@ -116,6 +118,14 @@ int runServer(const ServerOptions& options, Config initial) {
     return 1;
   }
   runtime.admin_token = token.value();
+  auto interception = InterceptionContext::create(cfg, runtime.state_dir);
+  if (!interception.ok()) {
+    log::error(interception.error().message);
+    return 1;
+  }
+  runtime.interception = interception.value();
+  runtime.ca_pem = runtime.interception->ca->certPem();
+  log::info("interception CA", {{"path", runtime.interception->ca->certPath()}});
 
   MainLoop main;
   main.base.reset(event_base_new());

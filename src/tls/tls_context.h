@@ -73,10 +73,10 @@ class TlsClientContext {
   static Result<std::shared_ptr<const TlsClientContext>> create(const std::string& ca_file,
                                                                 std::vector<std::string> alpn);
 
-  // A fresh client SSL (connect state) for `host` (DNS name or IP literal, IPv6 with or without
-  // brackets, one trailing dot ignored): SNI set for names only, the certificate must match the
-  // name (dNSName, no partial wildcards) or the IP (iPAddress), a cached session for the host is
-  // offered. Errors: "bad_host" for an empty host, "tls" if BoringSSL refuses.
+  // A fresh client SSL (connect state) for `host` (DNS name or IP literal without a port, IPv6
+  // with or without brackets, one trailing dot ignored): SNI set for names only, the certificate
+  // must match the name (dNSName, no partial wildcards) or the IP (iPAddress), a cached session for
+  // the host is offered. Errors: "bad_host" for an empty host, "tls" if BoringSSL refuses.
   Result<bssl::UniquePtr<SSL>> newSsl(std::string_view host) const;
 
   SSL_CTX* raw() const { return ctx_.get(); }

@@ -36,8 +36,10 @@
 //   properly, hand it to closeTlsGracefully. bufferevent_flush(bev, EV_WRITE, BEV_FINISHED)
 //   sends close_notify without closing (a TLS half-close).
 // * bufferevent_getfd / bufferevent_get_underlying work (the socket bufferevent). The socket
-//   bufferevent belongs to the TLS layer: its callbacks and watermarks are set here, and its reads
-//   are topped up to 64 KiB per readiness event (libevent 2.1 reads 4 KiB, a quarter record).
+//   bufferevent belongs to the TLS layer: its callbacks, watermarks and EV_WRITE are set here.
+//   Ciphertext is written to the fd at once (EPOLLOUT armed only when the kernel pushes back: no
+//   epoll_ctl per message), and reads are topped up to 64 KiB per readiness event (libevent 2.1
+//   reads 4 KiB, a quarter of a record).
 #pragma once
 
 #include <openssl/ssl.h>
@@ -60,6 +62,8 @@ namespace aiw {
 // Ciphertext bytes queued on the socket bufferevent before the TLS bufferevent keeps plaintext
 // in its own output buffer instead (socket write watermarks: this high, a quarter of it low).
 inline constexpr size_t kCipherHighWater = 256 * 1024;
+// Socket bytes read (and written) per readiness event at most.
+inline constexpr size_t kSocketSingleIo = 64 * 1024;
 
 // The TLS state of one TLS bufferevent, owned by it (freed with it: never keep the pointer past
 // bufferevent_free). Read it from the bufferevent's callbacks; all accessors are cheap.
@@ -76,16 +80,16 @@ class TlsSession {
   bool resumed() const { return handshake_done_ && SSL_session_reused(ssl_.get()) == 1; }
   // Client: the host the certificate was verified against (normalized). Server: empty.
   std::string_view host() const;
-  // Why the connection failed, set when BEV_EVENT_ERROR is signalled (or a handshake ends with
-  // EOF). Codes: "tls_verify_failed", "tls_hostname_mismatch", "tls_handshake_failed",
-  // "tls_error" (after the handshake), "tls_io_error" (socket error). nullptr while all is well.
+  // Why the connection failed, set when BEV_EVENT_ERROR is signalled. Codes: "tls_verify_failed",
+  // "tls_hostname_mismatch", "tls_handshake_failed", "tls_error" (after the handshake),
+  // "tls_io_error" (socket error). nullptr while all is well.
   const Error* failure() const { return failure_ ? &*failure_ : nullptr; }
   // The peer ended with close_notify (as opposed to a bare TCP EOF).
   bool closeNotifyReceived() const { return close_notify_received_; }
   // For what the accessors do not cover (peer certificate, cipher); do not read or write on it.
   SSL* ssl() const { return ssl_.get(); }
 
-  // ---- internal: called by the C callbacks in tls_transport.cc --------------------------------
+  // ---- internal: called by the C callbacks in tls_transport*.cc -------------------------------
   TlsSession(Role role, bssl::UniquePtr<SSL> ssl) : role_(role), ssl_(std::move(ssl)) {}
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
@@ -105,6 +109,8 @@ class TlsSession {
 
  private:
   bool driveHandshake();  // false: failed (already reported)
+  int decrypt(evbuffer* src, evbuffer* dst);
+  int encrypt(evbuffer* src, ptrdiff_t limit, int mode);
   void topUpSocketInput();
   void flushSocket();
   void onHandshakeDone();
@@ -140,14 +146,20 @@ class TlsSession {
 // bufferevent is owned by the result from then on (freed with it), its callbacks belong to the
 // TLS layer, and it must not have BEV_OPT_DEFER_CALLBACKS. `install_cert` puts the leaf on the
 // SSL (Leaf::applyTo, or installServerCertificate). On error the socket bufferevent is freed.
+// `already_read`: ciphertext read from the connection before, held elsewhere (e.g. the input of
+// the bufferevent that peeked the ClientHello, when a new socket bufferevent takes over the fd):
+// moved in ahead of anything the socket brings. (A socket bufferevent keeps the end of its input
+// frozen, so a plain evbuffer_add_buffer into it fails.)
 Result<BufferEventPtr> wrapTlsServer(BufferEventPtr socket_bev, const TlsServerContext& ctx,
-                                     const std::function<Result<void>(SSL*)>& install_cert);
+                                     const std::function<Result<void>(SSL*)>& install_cert,
+                                     evbuffer* already_read = nullptr);
 // The same with the leaf, its key and the CA (chain) given directly.
 Result<BufferEventPtr> wrapTlsServer(BufferEventPtr socket_bev, const TlsServerContext& ctx,
                                      X509* leaf, EVP_PKEY* key, X509* chain);
 
-// Wraps a connected (or connecting) upstream socket bufferevent; the certificate must be valid
-// for `host` (see TlsClientContext::newSsl). Ownership as for wrapTlsServer.
+// Wraps a connected upstream socket bufferevent (connected: its write interest is the TLS layer's
+// from now on, so libevent cannot watch a connect); the certificate must be valid for `host` (see
+// TlsClientContext::newSsl). Ownership as for wrapTlsServer.
 Result<BufferEventPtr> wrapTlsClient(BufferEventPtr socket_bev, const TlsClientContext& ctx,
                                      std::string_view host);
 

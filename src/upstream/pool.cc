@@ -10,8 +10,10 @@ void onIdleRead(bufferevent*, void* arg) noexcept {
   auto* c = static_cast<PooledConnection*>(arg);
   c->pool->drop(c);  // an idle HTTP/1.1 origin has nothing to say: the connection is unusable
 }
-void onIdleEvent(bufferevent*, short, void* arg) noexcept {
+void onIdleEvent(bufferevent*, short what, void* arg) noexcept {
   auto* c = static_cast<PooledConnection*>(arg);
+  // A TLS connection parked while its handshake runs reports the handshake's end: still good.
+  if (what == BEV_EVENT_CONNECTED) return;
   c->pool->drop(c);  // EOF, error or idle timeout
 }
 }  // namespace

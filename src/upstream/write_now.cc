@@ -14,7 +14,9 @@ void flushNow(bufferevent* bev) {
   if (bufferevent_get_enabled(bev) & EV_WRITE) return;
   if (bufferevent_get_underlying(bev) != nullptr) {
     // A filtering bufferevent (TLS): its bytes must go through the filter, never to the fd.
+    // The TLS layer itself writes straight to the socket; the flush makes it encrypt now.
     bufferevent_enable(bev, EV_WRITE);
+    bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
     return;
   }
   // A bufferevent keeps the front of its output frozen except inside its own write callback;
@@ -27,6 +29,9 @@ void flushNow(bufferevent* bev) {
 }
 
 void stopWritingIfDrained(bufferevent* bev) {
+  // Only socket bufferevents: on a TLS one, EV_WRITE off would strand plaintext queued later,
+  // and keeping it on costs nothing (its filter writes to the socket directly).
+  if (bufferevent_get_underlying(bev) != nullptr) return;
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
 }
 

@@ -7,7 +7,8 @@ HttpOrigin (HTTP/1.1 with keep-alive; TLS when given an ssl.SSLContext) serves:
   /echo                    the request body back (Content-Length), with X-Body-Sha256,
                            X-Body-Length and X-Request-Framing (length | chunked | none)
   /headers                 JSON {"method","target","version","headers":[[name, value], ...]};
-                           with ?resp_hop=1 the response carries hop-by-hop headers of its own
+                           with ?resp_hop=1 the response carries hop-by-hop headers of its own;
+                           with ?alt_svc=V it carries "Alt-Svc: V"
   /slow?n=N&ms=M&seed=S    N deterministic bytes, Content-Length, sent in 20 pieces over ~M ms
 
 and counts what it sees: `connections` (TCP connections accepted) and `requests` (every request
@@ -177,6 +178,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if q.get("resp_hop"):
                 extra = [("Connection", "X-Resp-Hop"), ("X-Resp-Hop", "must-not-pass"),
                          ("Keep-Alive", "timeout=30"), ("X-Resp-End-To-End", "kept")]
+            if q.get("alt_svc"):
+                extra.append(("Alt-Svc", q["alt_svc"]))
             self._send_head(200, [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(out)))] + extra)
             self.wfile.write(out)

@@ -174,6 +174,20 @@ TEST_CASE("plaintext written before the handshake completes is delivered after i
   CHECK(c.client.connected_before_data);
 }
 
+TEST_CASE("with EV_WRITE off, output waits; enabling it and flushing sends it") {
+  Connected c;
+  c.connect();
+  REQUIRE(c.handshake());
+  bufferevent_disable(c.server.bev(), EV_WRITE);
+  c.server.write("held back");
+  c.loop.runFor(std::chrono::milliseconds(20));
+  CHECK(c.client.received.empty());
+  // A filtering bufferevent does not run its output filter on enable alone: flush as well.
+  bufferevent_enable(c.server.bev(), EV_WRITE);
+  bufferevent_flush(c.server.bev(), EV_WRITE, BEV_NORMAL);
+  REQUIRE(c.loop.runUntil([&] { return c.client.received == "held back"; }));
+}
+
 TEST_CASE("a ClientHello already buffered on the socket (peeked) is handshaken from") {
   TlsTestLoop loop;
   TlsFixture fx;
@@ -190,6 +204,38 @@ TEST_CASE("a ClientHello already buffered on the socket (peeked) is handshaken f
   REQUIRE(loop.runUntil([&] { return server.connected && client.connected; }));
   client.write("hello");
   REQUIRE(loop.runUntil([&] { return server.received == "hello"; }));
+}
+
+TEST_CASE("bytes another bufferevent read from the fd can be handed over when wrapping") {
+  TlsTestLoop loop;
+  TlsFixture fx;
+  Peer server(loop.base(), 1), client(loop.base(), 2);
+  SocketPair sp = makeSocketBevs(loop.base());
+  client.attach(fx.client(std::move(sp.b)));
+  // The listener's own bufferevent (not owning the fd) peeked the ClientHello ...
+  int fd = bufferevent_getfd(sp.a.get());
+  BufferEventPtr peeker(bufferevent_socket_new(loop.base(), fd, 0));
+  bufferevent* owner = sp.a.release();  // keeps the fd; never reads
+  bufferevent_disable(owner, EV_READ | EV_WRITE);
+  bufferevent_enable(peeker.get(), EV_READ);
+  REQUIRE(
+      loop.runUntil([&] { return evbuffer_get_length(bufferevent_get_input(peeker.get())) > 0; }));
+  bufferevent_disable(peeker.get(), EV_READ);
+  // ... and a socket bufferevent that owns the fd takes over, with those bytes.
+  auto tls = wrapTlsServer(
+      BufferEventPtr(owner), *fx.server_ctx,
+      [&](SSL* ssl) {
+        return installServerCertificate(ssl, fx.leaf.cert.get(), fx.leaf.key.get(),
+                                        fx.ca.cert.get());
+      },
+      bufferevent_get_input(peeker.get()));
+  REQUIRE(tls.ok());
+  CHECK(evbuffer_get_length(bufferevent_get_input(peeker.get())) == 0);
+  peeker.reset();
+  server.attach(std::move(tls).value());
+  REQUIRE(loop.runUntil([&] { return server.connected && client.connected; }));
+  server.write("over");
+  REQUIRE(loop.runUntil([&] { return client.received == "over"; }));
 }
 
 TEST_CASE("close_notify ends the stream with EOF after all pending data") {

@@ -1,0 +1,42 @@
+#include "tls/interception_context.h"
+
+#include "tls/certificate_authority.h"
+#include "tls/leaf_cache.h"
+#include "tls/tls_context.h"
+
+namespace aiw {
+
+CaPaths caPaths(const Config& config, const std::string& state_dir) {
+  CaPaths p;
+  p.cert = config.interception.ca_cert.empty() ? state_dir + "/ca/ca.pem"
+                                                : config.interception.ca_cert;
+  p.key = config.interception.ca_key.empty() ? state_dir + "/ca/ca.key"
+                                              : config.interception.ca_key;
+  return p;
+}
+
+Result<std::shared_ptr<const InterceptionContext>> InterceptionContext::create(
+    const Config& config, const std::string& state_dir) {
+  auto ctx = std::make_shared<InterceptionContext>();
+  CaPaths paths = caPaths(config, state_dir);
+  auto ca = CertificateAuthority::loadOrCreate(paths.cert, paths.key);
+  if (!ca.ok()) return ca.error();
+  ctx->ca = ca.value();
+  LeafCacheOptions options;
+  options.validity_days = config.interception.leaf_validity_days;
+  auto leaves = LeafCache::create(ctx->ca, options);
+  if (!leaves.ok()) return leaves.error();
+  ctx->leaves = std::move(leaves.value());
+  // HTTP/1.1 only on both sides until the HTTP/2 codec lands (then "h2" goes first).
+  auto server = TlsServerContext::create({"http/1.1"});
+  if (!server.ok()) return server.error();
+  ctx->server = server.value();
+  auto client = TlsClientContext::create(config.upstream.ca_file, {"http/1.1"});
+  if (!client.ok()) {
+    return makeError(client.error().code, "upstream.ca_file: " + client.error().message);
+  }
+  ctx->client = client.value();
+  return std::shared_ptr<const InterceptionContext>(std::move(ctx));
+}
+
+}  // namespace aiw

@@ -1,0 +1,39 @@
+// InterceptionContext: what TLS interception needs, built at start-up and shared by every
+// worker — the local CA (created on first use), the cache of minted leaves, the server context
+// for the client side and the verifying client context for the origin side.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/result.h"
+
+namespace aiw {
+
+class CertificateAuthority;
+class LeafCache;
+class TlsServerContext;
+class TlsClientContext;
+
+struct CaPaths {
+  std::string cert;
+  std::string key;
+};
+
+// interception.ca_cert / ca_key, defaulting to STATE_DIR/ca/ca.pem and STATE_DIR/ca/ca.key.
+CaPaths caPaths(const Config& config, const std::string& state_dir);
+
+struct InterceptionContext {
+  std::shared_ptr<const CertificateAuthority> ca;
+  std::shared_ptr<LeafCache> leaves;  // thread-safe
+  std::shared_ptr<const TlsServerContext> server;
+  std::shared_ptr<const TlsClientContext> client;  // verifies against upstream.ca_file
+
+  // Loads (or creates) the CA and builds the contexts. Errors: a CA key others can read, a CA
+  // that does not load, an unusable upstream.ca_file — start-up stops on any of them.
+  static Result<std::shared_ptr<const InterceptionContext>> create(const Config& config,
+                                                                   const std::string& state_dir);
+};
+
+}  // namespace aiw

@@ -1,10 +1,16 @@
 #include "admin/admin_routes.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 
 #include "core/config_loader.h"
 #include "core/log.h"
+#include "filters/chain.h"
+#include "filters/domain_classifier/patterns_json.h"
+#include "filters/domain_classifier/proxy_pac.h"
+#include "tls/interception_context.h"
+#include "tls/leaf_cache.h"
 
 namespace aiw {
 
@@ -51,8 +57,7 @@ bool AdminRoutes::authorized(const AdminRequest& req) const {
 }
 
 AdminResponse AdminRoutes::handle(const AdminRequest& req) {
-  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem; /proxy.pac comes with the
-  // patterns API).
+  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem, /proxy.pac).
   if (req.path == "/ready") {
     if (req.method != "GET" && req.method != "HEAD") {
       return json(405, jsonError("method_not_allowed", "use GET"));
@@ -74,6 +79,12 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
     r.body = runtime_.ca_pem;
     return r;
   }
+  if (req.path == "/proxy.pac") {  // public: browsers and OSes fetch it without credentials
+    if (req.method != "GET" && req.method != "HEAD") {
+      return json(405, jsonError("method_not_allowed", "use GET"));
+    }
+    return proxyPac(req);
+  }
   if (!authorized(req)) {
     const bool missing = req.headers.find("x-proxy-token") == nullptr;
     return json(401, jsonError("unauthorized", missing ? "the X-Proxy-Token header is required"
@@ -92,6 +103,10 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
     if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
     return json(200, configToJson(runtime_.snapshot.get()->config));
   }
+  if (req.path == "/proxy/v1/patterns") {
+    if (!only("GET") && !only("PUT")) return json(405, jsonError("method_not_allowed", "use GET or PUT"));
+    return patterns(req);
+  }
   if (req.path == "/proxy/v1/reload") {
     if (!only("POST")) return json(405, jsonError("method_not_allowed", "use POST"));
     auto r = reload_();
@@ -103,6 +118,69 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
                          std::to_string(runtime_.snapshot.get()->generation) + "}");
   }
   return json(404, jsonError("not_found", "no admin route " + req.path));
+}
+
+AdminResponse AdminRoutes::patterns(const AdminRequest& req) {
+  auto snap = runtime_.snapshot.get();
+  const DomainClassifierFactory* dc = snap->chain ? findDomainClassifier(*snap->chain) : nullptr;
+  if (dc == nullptr) {
+    return json(404, jsonError("no_domain_classifier",
+                               "the filter chain has no domain_classifier stage"));
+  }
+  if (req.method == "GET") return json(200, patternsToJson(dc->classifier().config()));
+
+  auto parsed = parsePatternsJson(req.body, dc->classifier().config().default_action);
+  if (!parsed.errors.empty()) {
+    std::string b = "{\"error\":\"invalid_patterns\",\"message\":\"";
+    b += std::to_string(parsed.errors.size()) + " problem(s); nothing was changed\",\"errors\":[";
+    for (size_t i = 0; i < parsed.errors.size(); ++i) {
+      b += i ? ",\"" : "\"";
+      appendJsonEscaped(b, parsed.errors[i]);
+      b += '"';
+    }
+    return json(400, b + "]}");
+  }
+  if (!patterns_) return json(503, jsonError("unavailable", "pattern updates are not wired"));
+  if (auto r = patterns_(parsed.config); !r.ok()) {
+    log::warn("patterns update refused", {{"error", r.error().message}});
+    return json(r.error().code == "no_domain_classifier" ? 404 : 500,
+                jsonError(r.error().code, r.error().message));
+  }
+  auto now = runtime_.snapshot.get();
+  const DomainClassifierFactory* fresh = now->chain ? findDomainClassifier(*now->chain) : nullptr;
+  return json(200, patternsToJson(fresh ? fresh->classifier().config() : parsed.config));
+}
+
+AdminResponse AdminRoutes::proxyPac(const AdminRequest& req) const {
+  auto snap = runtime_.snapshot.get();
+  const DomainClassifierFactory* dc = snap->chain ? findDomainClassifier(*snap->chain) : nullptr;
+  std::string proxy;
+  for (const auto& l : snap->config.listeners) {
+    if (l.type != ListenerType::Forward) continue;
+    HostPort a = l.address;
+    // A wildcard bind address names no host a client can reach: use the one it reached us by.
+    if (a.host == "0.0.0.0" || a.host == "::") {
+      const std::string* host = req.headers.find("host");
+      std::string h = host ? *host : "";
+      if (!h.empty() && h.front() == '[') {
+        size_t end = h.find(']');
+        h = end == std::string::npos ? "" : h.substr(1, end - 1);
+      } else if (size_t colon = h.find(':'); colon != std::string::npos) {
+        h.resize(colon);
+      }
+      // It goes into the script: only what a host name or address literal is made of.
+      bool plain = !h.empty();
+      for (char c : h) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':');
+      a.host = plain ? h : "127.0.0.1";
+    }
+    proxy = a.toString();
+    break;
+  }
+  AdminResponse r;
+  r.content_type = "application/x-ns-proxy-autoconfig";
+  r.body = buildProxyPac(proxy.empty() || dc == nullptr ? nullptr : &dc->classifier().config(),
+                         proxy);
+  return r;
 }
 
 AdminResponse AdminRoutes::metricsJson() const {
@@ -134,6 +212,15 @@ AdminResponse AdminRoutes::metricsJson() const {
        ",\"bytes\":" + std::to_string(t.tunnel_bytes) + "}";
   b += ",\"upstream\":{\"connects\":" + std::to_string(t.upstream_connects) +
        ",\"reused\":" + std::to_string(t.upstream_reused) + "}";
+  if (runtime_.interception && runtime_.interception->leaves) {
+    const LeafCache& lc = *runtime_.interception->leaves;
+    b += ",\"tls\":{\"leaves_minted\":" + std::to_string(lc.minted()) +
+         ",\"leaf_cache_hits\":" + std::to_string(lc.hits()) +
+         ",\"leaf_cache_coalesced\":" + std::to_string(lc.coalesced()) +
+         ",\"leaf_cache_evictions\":" + std::to_string(lc.evictions()) +
+         ",\"leaf_mint_failures\":" + std::to_string(lc.mintFailures()) +
+         ",\"leaf_cache_size\":" + std::to_string(lc.size()) + "}";
+  }
   b += "}";
   return json(200, std::move(b));
 }
@@ -176,6 +263,18 @@ AdminResponse AdminRoutes::metricsPrometheus() const {
   gauge("connections_open", "downstream connections open",
         runtime_.open_connections.load(std::memory_order_relaxed));
   gauge("tunnels_active", "blind tunnels open", t.tunnels_active);
+  if (runtime_.interception && runtime_.interception->leaves) {
+    const LeafCache& lc = *runtime_.interception->leaves;
+    counter("tls_leaves_minted_total", "leaf certificates minted for intercepted hosts",
+            lc.minted());
+    counter("tls_leaf_cache_hits_total", "leaves served from the cache", lc.hits());
+    counter("tls_leaf_cache_coalesced_total", "leaves shared from another connection's mint",
+            lc.coalesced());
+    counter("tls_leaf_cache_evictions_total", "leaves dropped from the full cache",
+            lc.evictions());
+    counter("tls_leaf_mint_failures_total", "leaf mints that failed", lc.mintFailures());
+    gauge("tls_leaf_cache_size", "leaves in the cache", lc.size());
+  }
   b += "# HELP aiwarden_latency_seconds exchange latency\n# TYPE aiwarden_latency_seconds histogram\n";
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {

@@ -9,6 +9,7 @@
 #include "core/headers.h"
 #include "core/result.h"
 #include "core/runtime.h"
+#include "filters/domain_classifier/domain_classifier.h"
 
 namespace aiw {
 
@@ -30,7 +31,12 @@ struct AdminResponse {
 class AdminRoutes {
  public:
   using ReloadFn = std::function<Result<void>()>;
-  AdminRoutes(Runtime& runtime, ReloadFn reload) : runtime_(runtime), reload_(std::move(reload)) {}
+  // Publishes (and persists) new domain_classifier lists, already validated; errors with code
+  // "no_domain_classifier" are a 404, others a 500. Injected by the server (patterns_store.h)
+  // like the reload; empty: PUT /proxy/v1/patterns answers 503.
+  using PatternsFn = std::function<Result<void>(const DomainClassifierConfig&)>;
+  AdminRoutes(Runtime& runtime, ReloadFn reload, PatternsFn patterns = {})
+      : runtime_(runtime), reload_(std::move(reload)), patterns_(std::move(patterns)) {}
 
   AdminResponse handle(const AdminRequest& req);
 
@@ -38,9 +44,12 @@ class AdminRoutes {
   bool authorized(const AdminRequest& req) const;
   AdminResponse metricsJson() const;
   AdminResponse metricsPrometheus() const;
+  AdminResponse patterns(const AdminRequest& req);
+  AdminResponse proxyPac(const AdminRequest& req) const;
 
   Runtime& runtime_;
   ReloadFn reload_;
+  PatternsFn patterns_;
 };
 
 // Compares two secrets in time that depends only on their lengths, never on where they differ.

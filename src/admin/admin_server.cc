@@ -165,8 +165,10 @@ void AdminConnection::onTimeout() {
 
 Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base, Runtime& runtime,
                                                          const HostPort& address,
-                                                         AdminRoutes::ReloadFn reload) {
-  std::unique_ptr<AdminServer> s(new AdminServer(base, runtime, std::move(reload)));
+                                                         AdminRoutes::ReloadFn reload,
+                                                         AdminRoutes::PatternsFn patterns) {
+  std::unique_ptr<AdminServer> s(
+      new AdminServer(base, runtime, std::move(reload), std::move(patterns)));
   sockaddr_storage ss{};
   int len = sizeof ss;
   std::string text = address.host.find(':') != std::string::npos
@@ -187,8 +189,9 @@ Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base, Runti
   return s;
 }
 
-AdminServer::AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload)
-    : base_(base), runtime_(runtime), routes_(runtime, std::move(reload)) {
+AdminServer::AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload,
+                         AdminRoutes::PatternsFn patterns)
+    : base_(base), runtime_(runtime), routes_(runtime, std::move(reload), std::move(patterns)) {
   reap_ev_.reset(event_new(base_, -1, 0, onReapCb, this));
 }
 

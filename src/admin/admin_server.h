@@ -20,7 +20,8 @@ class AdminServer {
  public:
   static Result<std::unique_ptr<AdminServer>> create(event_base* base, Runtime& runtime,
                                                      const HostPort& address,
-                                                     AdminRoutes::ReloadFn reload);
+                                                     AdminRoutes::ReloadFn reload,
+                                                     AdminRoutes::PatternsFn patterns = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -34,7 +35,8 @@ class AdminServer {
   AdminRoutes& routes() { return routes_; }
 
  private:
-  AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload);
+  AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload,
+              AdminRoutes::PatternsFn patterns);
 
   event_base* base_;
   Runtime& runtime_;

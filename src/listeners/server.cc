@@ -14,6 +14,7 @@
 #include "filters/snapshot_builder.h"
 #include "listeners/admin_token.h"
 #include "listeners/forward_session.h"
+#include "listeners/patterns_store.h"
 #include "listeners/worker.h"
 #include "tls/certificate_authority.h"
 #include "tls/interception_context.h"
@@ -92,6 +93,9 @@ int runServer(const ServerOptions& options, Config initial) {
     log::error(r.error().message);
     return 1;
   }
+  // Lists updated through PUT /proxy/v1/patterns replace the configured ones (here and on every
+  // reload); the state dir is resolved the same way again below.
+  applyStoredPatterns(initial, resolveStateDir(options.state_dir_override, initial.state_dir));
   auto built = buildSnapshot(std::move(initial), 1);
   if (!built.ok()) {
     for (size_t pos = 0; pos < built.error().message.size();) {
@@ -148,6 +152,7 @@ int runServer(const ServerOptions& options, Config initial) {
     auto config = loadConfigFor(options);
     if (!config.ok()) return config.error();
     if (auto r = checkSupported(config.value()); !r.ok()) return r.error();
+    applyStoredPatterns(config.value(), runtime.state_dir);
     auto current = runtime.snapshot.get();
     warnRestartOnly(current->config, config.value());
     auto next = buildSnapshot(std::move(config.value()), current->generation + 1);
@@ -177,7 +182,9 @@ int runServer(const ServerOptions& options, Config initial) {
     }
   };
 
-  auto admin = AdminServer::create(main.base.get(), runtime, cfg.admin.address, reload);
+  auto admin = AdminServer::create(
+      main.base.get(), runtime, cfg.admin.address, reload,
+      [&runtime](const DomainClassifierConfig& patterns) { return replacePatterns(runtime, patterns); });
   if (!admin.ok()) {
     log::error(admin.error().message);
     return 1;

@@ -104,7 +104,9 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
     return json(200, configToJson(runtime_.snapshot.get()->config));
   }
   if (req.path == "/proxy/v1/patterns") {
-    if (!only("GET") && !only("PUT")) return json(405, jsonError("method_not_allowed", "use GET or PUT"));
+    if (!only("GET") && !only("PUT")) {
+      return json(405, jsonError("method_not_allowed", "use GET or PUT"));
+    }
     return patterns(req);
   }
   if (req.path == "/proxy/v1/reload") {
@@ -170,7 +172,10 @@ AdminResponse AdminRoutes::proxyPac(const AdminRequest& req) const {
       }
       // It goes into the script: only what a host name or address literal is made of.
       bool plain = !h.empty();
-      for (char c : h) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':');
+      for (char c : h) {
+        plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                          c == ':');
+      }
       a.host = plain ? h : "127.0.0.1";
     }
     proxy = a.toString();

@@ -72,7 +72,8 @@ Result<void> writeFileAtomically(const std::string& path, const std::string& con
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto err = makeError("io", "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+    auto err =
+        makeError("io", "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
     ::unlink(tmp.c_str());
     return err;
   }

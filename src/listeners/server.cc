@@ -184,7 +184,9 @@ int runServer(const ServerOptions& options, Config initial) {
 
   auto admin = AdminServer::create(
       main.base.get(), runtime, cfg.admin.address, reload,
-      [&runtime](const DomainClassifierConfig& patterns) { return replacePatterns(runtime, patterns); });
+      [&runtime](const DomainClassifierConfig& patterns) {
+        return replacePatterns(runtime, patterns);
+      });
   if (!admin.ok()) {
     log::error(admin.error().message);
     return 1;

@@ -84,7 +84,10 @@ PatternsParse parsePatternsJson(std::string_view body, DefaultAction fallback_de
   out.config.default_action = fallback_default;
   auto& errors = out.errors;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(body.data(), body.size());
+  // A NUL-terminated copy for StringStream, whose Tell() says where the document ended.
+  const std::string text(body);
+  rapidjson::StringStream stream(text.c_str());
+  doc.ParseStream<rapidjson::kParseStopWhenDoneFlag>(stream);
   if (doc.HasParseError()) {
     errors.push_back(std::string("invalid JSON at offset ") +
                      std::to_string(doc.GetErrorOffset()) + ": " +
@@ -92,7 +95,7 @@ PatternsParse parsePatternsJson(std::string_view body, DefaultAction fallback_de
     return out;
   }
   // kParseStopWhenDoneFlag lets trailing garbage through; anything but whitespace is an error.
-  for (size_t i = doc.GetErrorOffset(); i < body.size(); ++i) {
+  for (size_t i = stream.Tell(); i < body.size(); ++i) {
     if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
       errors.push_back("invalid JSON at offset " + std::to_string(i) +
                        ": unexpected data after the document");

@@ -1,6 +1,7 @@
 #include "filters/domain_classifier/proxy_pac.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -89,12 +90,10 @@ std::string buildProxyPac(const DomainClassifierConfig* config, std::string_view
 
     // One list, as the classifier has: a pattern in both lists counts as ai.
     std::vector<PacRule> domains;
+    std::set<std::string> seen;
     auto add = [&](const std::string& text, bool proxy_it) {
       auto parsed = DomainPattern::parse(text);
-      if (!parsed.ok()) return;
-      for (const auto& d : domains) {
-        if (d.pattern.text() == parsed->text()) return;
-      }
+      if (!parsed.ok() || !seen.insert(parsed->text()).second) return;
       domains.push_back(PacRule{std::move(parsed).value(), proxy_it});
     };
     for (const auto& d : config->ai_domains) add(d, true);

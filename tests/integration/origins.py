@@ -10,6 +10,7 @@ HttpOrigin (HTTP/1.1 with keep-alive; TLS when given an ssl.SSLContext) serves:
                            with ?resp_hop=1 the response carries hop-by-hop headers of its own;
                            with ?alt_svc=V it carries "Alt-Svc: V"
   /slow?n=N&ms=M&seed=S    N deterministic bytes, Content-Length, sent in 20 pieces over ~M ms
+  /v1/models               a small OpenAI-shaped model list (JSON)
 
 and counts what it sees: `connections` (TCP connections accepted) and `requests` (every request
 head it parsed, as dicts). TcpEchoOrigin is a plain TCP service for tunnel tests.
@@ -167,6 +168,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                   ("X-Body-Length", str(len(body))),
                                   ("X-Request-Framing", framing)])
             self.wfile.write(body)
+        elif path == "/v1/models":  # the shape of OpenAI's model list, for AI-host tests
+            out = json.dumps({"object": "list", "data": [
+                {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"}]
+            }).encode()
+            self._send_head(200, [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(out)))])
+            self.wfile.write(out)
         elif path == "/headers":
             out = json.dumps({
                 "method": self.command,

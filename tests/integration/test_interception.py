@@ -26,23 +26,34 @@ class InterceptionTest(ProxyTestCase):
         cls.rogue_pki = make_pki(tempfile.mkdtemp(prefix="aiw-rogue-pki-"))
         cls.rogue = HttpOrigin(cls.rogue_pki.server_context())
         cls.addClassCleanup(cls.rogue.close)
-        port, rogue = cls.origin.port, cls.rogue.port
+        # "api.openai.com", served locally by an origin whose certificate the test CA issued.
+        cls.openai_pki = make_pki(tempfile.mkdtemp(prefix="aiw-openai-pki-"),
+                                  names=("api.openai.com",))
+        cls.openai = HttpOrigin(cls.openai_pki.server_context())
+        cls.addClassCleanup(cls.openai.close)
+        port, rogue, openai = cls.origin.port, cls.rogue.port, cls.openai.port
         cls.proxy = Proxy()
         cfg = cls.proxy.default_config()
+        bundle = os.path.join(cls.proxy.workdir, "origin-cas.pem")
+        with open(bundle, "w") as out:
+            for ca in (cls.pki.ca_pem, cls.openai_pki.ca_pem):
+                with open(ca) as f:
+                    out.write(f.read())
         cfg["upstream"] = {
-            "ca_file": cls.pki.ca_pem,
+            "ca_file": bundle,
             "resolve": {
                 "origin.test:%d" % port: "127.0.0.1:%d" % port,
                 "wrongname.test:%d" % port: "127.0.0.1:%d" % port,
                 "rogue.test:%d" % rogue: "127.0.0.1:%d" % rogue,
                 "localhost:%d" % port: "127.0.0.1:%d" % port,
+                "api.openai.com:%d" % openai: "127.0.0.1:%d" % openai,
             },
         }
         cfg["filters"] = [
             {"filter": "tls_inspector"},
             {"filter": "domain_classifier", "config": {
-                "patterns": [{"pattern": "localhost", "proxy": False}],
-                "ai_domains": ["origin.test", "wrongname.test", "rogue.test"],
+                "ai_domains": ["api.openai.com", "origin.test", "wrongname.test", "rogue.test"],
+                "chatty_domains": ["localhost"],
                 "default": "bypass"}},
             {"filter": "chatty_bypass"},
         ]
@@ -53,6 +64,20 @@ class InterceptionTest(ProxyTestCase):
     def fetch(self, host, port, path, ca=None, extra=()):
         return curl(["--cacert", ca or self.proxy_ca] + list(extra) +
                     ["https://%s:%d%s" % (host, port, path)], proxy_port=self.proxy.proxy_port)
+
+    def test_api_openai_com_is_intercepted_with_a_leaf_from_the_local_ca(self):
+        # Acceptance 1: the answer is the origin's, the certificate curl saw was issued by the
+        # aiwarden CA for api.openai.com, and the exchange counts as intercepted.
+        before = self.proxy.metrics()["intercepted"]
+        r = self.fetch("api.openai.com", self.openai.port, "/v1/models",
+                       extra=["-w", "\n%{certs}"])
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(r.status, 200, r.describe())
+        body, _, certs = r.body.decode(errors="replace").partition("\n")
+        self.assertEqual(json.loads(body)["data"][0]["id"], "gpt-4o")
+        self.assertRegex(certs, r"Subject:.*CN ?= ?api\.openai\.com")
+        self.assertRegex(certs, r"Issuer:.*aiwarden interception CA")
+        self.assertEqual(self.proxy.metrics()["intercepted"], before + 1)
 
     def test_an_intercepted_request_reaches_the_origin_and_returns_intact(self):
         before = self.proxy.metrics().get("intercepted", 0)
@@ -112,11 +137,19 @@ class InterceptionTest(ProxyTestCase):
                        extra=["-H", "Host: elsewhere.test"])
         self.assertEqual(r.status, 421, r.describe())
 
-    def test_a_bypassed_domain_is_still_a_blind_tunnel(self):
-        # The origin's own leaf (it covers "localhost") verifies against the origin's own CA:
-        # only a blind tunnel lets that through.
+    def test_a_chatty_domain_is_a_blind_tunnel_counted_as_a_bypass(self):
+        # Acceptance 2: the origin's own leaf (it covers "localhost") verifies against the
+        # origin's own CA — only a blind tunnel lets that through.
         before = self.proxy.metrics()["bypassed"]
         r = self.fetch("localhost", self.origin.port, "/bytes?n=10", ca=self.pki.ca_pem)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(self.proxy.metrics()["bypassed"], before + 1)
+
+    def test_an_unknown_host_is_a_blind_tunnel_counted_as_a_bypass(self):
+        # Acceptance 2: 127.0.0.1 is in no list (default: bypass); its leaf has the IP SAN.
+        before = self.proxy.metrics()["bypassed"]
+        r = self.fetch("127.0.0.1", self.origin.port, "/bytes?n=10", ca=self.pki.ca_pem)
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual(r.status, 200, r.describe())
         self.assertEqual(self.proxy.metrics()["bypassed"], before + 1)

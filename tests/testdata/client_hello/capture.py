@@ -9,16 +9,24 @@ from every .bin here (the unit tests embed them; the fuzz corpus copies a few).
 
     python3 tests/testdata/client_hello/capture.py            # capture all, regenerate header
     python3 tests/testdata/client_hello/capture.py --header   # only regenerate the header
+    python3 tests/testdata/client_hello/capture.py chromium   # capture only the named clients
 
-Clients: openssl s_client, curl, Node's tls module, whichever are installed. The hellos carry
+Clients: openssl s_client, curl, Node's tls module, headless Chromium (Debian's `chromium`
+package; a test-time tool for this capture only, not a dependency of aiwarden), whichever are
+installed. Chromium is pointed at https://api.openai.com:<port>/ with its host resolver mapping
+that name to 127.0.0.1 and every other name to NOTFOUND (--host-resolver-rules), so nothing
+leaves loopback; it gets a throw-away
+profile ({profile}) and runs in its own process group, which is killed once the hello is read. The hellos carry
 fresh randoms and key shares on every run, so re-capturing changes the bytes, not the facts the
 tests check (SNI, ALPN, versions).
 """
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -47,6 +55,14 @@ CLIENTS = {
          "const s = require('tls').connect({host: '127.0.0.1', port: {port}, "
          "servername: 'api.anthropic.com', ALPNProtocols: ['h2', 'http/1.1']}); "
          "s.on('error', () => {});"]),
+    "chromium": (
+        "headless chromium https://api.openai.com/ (host resolver maps it to 127.0.0.1; "
+        "GREASE, ECH GREASE, X25519MLKEM768)",
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--user-data-dir={profile}",
+         "--host-resolver-rules=MAP api.openai.com 127.0.0.1, MAP * ~NOTFOUND",
+         "https://api.openai.com:{port}/"]),
 }
 
 
@@ -76,9 +92,11 @@ def capture(name, argv):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     port = listener.getsockname()[1]
-    argv = [a.replace("{port}", str(port)) for a in argv]
+    profile = tempfile.mkdtemp(prefix="capture-hello-")
+    argv = [a.replace("{port}", str(port)).replace("{profile}", profile) for a in argv]
+    # Own process group: a browser leaves helpers (zygote, network service) behind its pid.
     client = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         listener.settimeout(10)
         conn, _ = listener.accept()
@@ -89,8 +107,13 @@ def capture(name, argv):
         try:
             client.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            client.kill()
-            client.wait()
+            pass
+        try:
+            os.killpg(client.pid, signal.SIGKILL)  # the group this script started, nothing else
+        except ProcessLookupError:
+            pass
+        client.wait()
+        shutil.rmtree(profile, ignore_errors=True)
     with open(os.path.join(HERE, name + ".bin"), "wb") as f:
         f.write(hello)
     print(f"{name}: {len(hello)} bytes")
@@ -128,8 +151,14 @@ def write_header():
 
 
 def main():
+    wanted = [a for a in sys.argv[1:] if not a.startswith("--")]
+    unknown = [a for a in wanted if a not in CLIENTS]
+    if unknown:
+        sys.exit(f"unknown client(s) {', '.join(unknown)}; known: {', '.join(CLIENTS)}")
     if "--header" not in sys.argv:
         for name, (_, argv) in CLIENTS.items():
+            if wanted and name not in wanted:
+                continue
             if subprocess.run(["which", argv[0]], capture_output=True).returncode != 0:
                 print(f"{name}: {argv[0]} not installed, kept the previous capture")
                 continue

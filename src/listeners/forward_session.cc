@@ -72,6 +72,7 @@ void ForwardSession::start() {
     closeSession();
     return;
   }
+  readInLargeChunks(down_.get());
   bufferevent_setcb(down_.get(), onDownReadTrampoline, onDownWriteTrampoline,
                     onDownEventTrampoline, this);
   // Bounds what a client can queue ahead of the request being served (pipelining): libevent

@@ -75,6 +75,7 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
     upstreamFailed(makeError("connect_failed", "cannot set up the upstream connection"));
     return;
   }
+  readInLargeChunks(conn->bev.get());
   if (!ex_->tls_name.empty()) {  // intercepted: TLS to the origin, its certificate verified
     auto tls = wrapUpstreamTls(std::move(conn->bev));
     if (!tls.ok()) {

@@ -35,4 +35,6 @@ void stopWritingIfDrained(bufferevent* bev) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
 }
 
+void readInLargeChunks(bufferevent* bev) { bufferevent_set_max_single_read(bev, 64 * 1024); }
+
 }  // namespace aiw

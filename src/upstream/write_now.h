@@ -20,4 +20,8 @@ void flushNow(bufferevent* bev);
 // For the write callback: EV_WRITE off once the output is empty.
 void stopWritingIfDrained(bufferevent* bev);
 
+// libevent 2.1 reads at most 4 KiB per readiness event by default: a 1 MiB body would take 256
+// loop passes. Sessions raise it on their socket bufferevents (the TLS layer tops up its own).
+void readInLargeChunks(bufferevent* bev);
+
 }  // namespace aiw

@@ -7,8 +7,8 @@
 //   build/client_hello_fuzz build/fuzz-client_hello tests/fuzz/corpus/client_hello \
 //       -max_total_time=300
 //
-// The seed corpus holds real hellos from tests/testdata/client_hello/ (openssl, curl), each
-// behind the two header bytes below (0xff 0x07: max_bytes 16384, split seed 7).
+// The seed corpus holds real hellos from tests/testdata/client_hello/ (openssl, curl, headless
+// Chromium), each behind the two header bytes below (0xff 0x07: max_bytes 16384, split seed 7).
 //
 // Input: two header bytes, then the connection's bytes. The header picks the bound (max_bytes)
 // and a seed for where reads split. Checks, beyond "no crash, no leak, no UB":

@@ -11,14 +11,15 @@ from every .bin here (the unit tests embed them; the fuzz corpus copies a few).
     python3 tests/testdata/client_hello/capture.py --header   # only regenerate the header
     python3 tests/testdata/client_hello/capture.py chromium   # capture only the named clients
 
-Clients: openssl s_client, curl, Node's tls module, headless Chromium (Debian's `chromium`
-package; a test-time tool for this capture only, not a dependency of aiwarden), whichever are
+Clients: openssl s_client, curl, Node's tls module and headless Chromium (Debian's `chromium`
+package: a test-time tool for this capture only, not a dependency of aiwarden), whichever are
 installed. Chromium is pointed at https://api.openai.com:<port>/ with its host resolver mapping
 that name to 127.0.0.1 and every other name to NOTFOUND (--host-resolver-rules), so nothing
-leaves loopback; it gets a throw-away
-profile ({profile}) and runs in its own process group, which is killed once the hello is read. The hellos carry
-fresh randoms and key shares on every run, so re-capturing changes the bytes, not the facts the
-tests check (SNI, ALPN, versions).
+leaves loopback; it gets a throw-away profile ({profile}). Every client runs in its own process
+group, which is killed once the hello is read (a browser leaves helpers behind its pid).
+
+The hellos carry fresh randoms and key shares on every run, so re-capturing changes the bytes,
+not the facts the tests check (SNI, ALPN, versions).
 """
 import os
 import shutil
@@ -56,8 +57,7 @@ CLIENTS = {
          "servername: 'api.anthropic.com', ALPNProtocols: ['h2', 'http/1.1']}); "
          "s.on('error', () => {});"]),
     "chromium": (
-        "headless chromium https://api.openai.com/ (host resolver maps it to 127.0.0.1; "
-        "GREASE, ECH GREASE, X25519MLKEM768)",
+        "headless chromium https://api.openai.com/ mapped to 127.0.0.1 (GREASE, ECH, MLKEM)",
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--user-data-dir={profile}",

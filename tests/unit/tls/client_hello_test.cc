@@ -48,6 +48,14 @@ std::vector<Expected> samples() {
        {"h2", "http/1.1"},
        {kTls13, kTls12},
        true},
+      // Headless Chromium: GREASE in supported_versions (and ciphers, groups, extensions), ECH
+      // GREASE, an X25519MLKEM768 key share; a 1.9 KB hello in one record.
+      {"chromium",
+       sample(s::kChromium),
+       "api.openai.com",
+       {"h2", "http/1.1"},
+       {kTls13, kTls12},
+       true},
       {"openssl_tls12_only", sample(s::kOpensslTls12Only), "chatgpt.com", {}, {}, false},
       {"openssl_no_sni", sample(s::kOpensslNoSni), "", {}, {kTls13, kTls12, kTls11, kTls10}, true},
   };
@@ -155,6 +163,41 @@ TEST_CASE("a hello fragmented over records of 7 bytes, split into reads of 5, pa
   }
   CHECK(parser.feed(wire) == HelloStatus::Done);
   checkFacts(parser, e);
+}
+
+TEST_CASE("Chromium's real hello: GREASE dropped, post-quantum share and ECH skipped") {
+  Bytes wire = sample(s::kChromium);
+  auto isGrease = [](uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); };
+  // The capture does offer a GREASE version first in supported_versions (RFC 8701)...
+  size_t versions = test::extensionAt(wire, 0x002b);
+  REQUIRE(wire[versions + 4] == 6);  // three versions
+  CHECK(isGrease(static_cast<uint16_t>((wire[versions + 5] << 8) | wire[versions + 6])));
+  // ...and carries ECH (GREASE) and an X25519MLKEM768 share (group 0x11ec, 1216 bytes).
+  test::extensionAt(wire, 0xfe0d);
+  size_t shares = test::extensionAt(wire, 0x0033);
+  CHECK(((wire[shares + 2] << 8) | wire[shares + 3]) > 1200);
+  CHECK(wire.size() > 1500);
+
+  auto r = parseClientHello(wire);
+  REQUIRE_MESSAGE(r.status == HelloStatus::Done, r.error);
+  CHECK(r.hello.sni == "api.openai.com");
+  CHECK(r.hello.alpn == Strings{"h2", "http/1.1"});
+  CHECK(r.hello.supported_versions == Versions{kTls13, kTls12});
+  CHECK(r.hello.offers_tls13);
+  CHECK(r.hello.wire_bytes == wire.size());
+  for (uint16_t v : r.hello.supported_versions) CHECK_FALSE(isGrease(v));
+
+  // Split into two reads at every offset: the same facts.
+  for (size_t split = 0; split < wire.size(); ++split) {
+    CAPTURE(split);
+    ClientHelloParser parser;
+    REQUIRE(parser.feed(std::span(wire).first(split)) == HelloStatus::NeedMore);
+    REQUIRE(parser.feed(wire) == HelloStatus::Done);
+    CHECK(parser.clientHello().sni == r.hello.sni);
+    CHECK(parser.clientHello().alpn == r.hello.alpn);
+    CHECK(parser.clientHello().supported_versions == r.hello.supported_versions);
+    CHECK(parser.clientHello().wire_bytes == wire.size());
+  }
 }
 
 TEST_CASE("bytes after the hello (early data, the next record) are not looked at") {

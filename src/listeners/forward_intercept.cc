@@ -28,11 +28,19 @@ void ForwardSession::startInterception(bool established_sent) {
     return;
   }
   // The upstream connection made to check reachability serves the first exchange: its TLS
-  // handshake runs while the client's does.
+  // handshake runs while the client's does. Unless the pool already holds an idle TLS
+  // connection to the same origin: the first exchange takes that one (acquireUpstream), and a
+  // second handshake would only cost both ends a key exchange and leave one more idle
+  // connection behind — with one short-lived client connection after another (no client
+  // keep-alive), that was a full upstream TLS handshake per client connection.
+  std::string pool_key = "https://" + intercept_name_ + ":" +
+                         std::to_string(connect_target_.port) + "@" + connect_target_.hostPort();
+  if (tunnel_upstream_.valid() && worker_.pool().idleCount(pool_key) > 0) {
+    tunnel_upstream_.reset();  // reachability checked; closed unused
+  }
   if (tunnel_upstream_.valid()) {
     auto conn = std::make_unique<PooledConnection>();
-    conn->key = "https://" + intercept_name_ + ":" + std::to_string(connect_target_.port) + "@" +
-                connect_target_.hostPort();
+    conn->key = std::move(pool_key);
     BufferEventPtr sock(bufferevent_socket_new(worker_.base(), tunnel_upstream_.release(),
                                                BEV_OPT_CLOSE_ON_FREE));
     if (sock) {

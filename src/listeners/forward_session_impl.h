@@ -144,6 +144,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void writeUpstreamBody(Buffer& chunk);
   void writeUpstreamEnd();
   void parseUpstream();
+  void parseUpstreamCorked();  // parseUpstream()'s body, run with a TLS downstream corked
   void afterUpstreamParse();
   void upstreamFailed(const Error& error);
   void writeResponseHeadDownstream(ResponseHead& head);

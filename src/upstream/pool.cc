@@ -67,4 +67,9 @@ size_t ConnectionPool::idleCount() const {
   return n;
 }
 
+size_t ConnectionPool::idleCount(const std::string& key) const {
+  auto it = idle_.find(key);
+  return it == idle_.end() ? 0 : it->second.size();
+}
+
 }  // namespace aiw

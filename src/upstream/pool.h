@@ -40,6 +40,7 @@ class ConnectionPool {
   void put(std::unique_ptr<PooledConnection> conn);
   void setIdleTimeout(uint32_t ms) { idle_timeout_ms_ = ms; }
   size_t idleCount() const;
+  size_t idleCount(const std::string& key) const;  // idle connections to `key` only
   void clear() { idle_.clear(); }
 
   // Called by the idle watch callbacks: the origin closed it, sent stray bytes, or timed out.

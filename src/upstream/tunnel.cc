@@ -14,6 +14,7 @@ namespace {
 // /proc/sys/fs/pipe-max-size; a smaller pipe still works).
 constexpr int kPipeSize = 1 << 20;
 constexpr size_t kSpliceChunk = 1 << 20;
+constexpr size_t kCopyChunk = 16 * 1024;  // a read that fills it means bulk: splice from then on
 
 void onIo(evutil_socket_t, short, void* arg) noexcept {
   auto* d = static_cast<Tunnel::Direction*>(arg);
@@ -49,19 +50,13 @@ Tunnel::Tunnel(event_base* base, UniqueFd downstream, UniqueFd upstream,
   down_.dst = downstream_.get();
   down_.pending = std::move(to_downstream_first);
   for (Direction* d : {&up_, &down_}) {
-    if (!makePipe(d->pipe_r, d->pipe_w)) {
-      closed_ = true;  // reported by the first pump below
-    }
+    // The pipes come with the first bulk read (see pump): most tunnels of short exchanges
+    // never need them.
     d->read_ev.reset(event_new(base_, d->src, EV_READ | EV_PERSIST, onIo, d));
     d->write_ev.reset(event_new(base_, d->dst, EV_WRITE, onIo, d));
   }
   idle_ev_.reset(evtimer_new(base_, onIdle, this));
   closed_ev_.reset(event_new(base_, -1, 0, onClosed, this));
-  if (closed_) {
-    closed_ = false;
-    fail();
-    return;
-  }
   armIdle();
   pump(up_);
   if (!closed_) pump(down_);
@@ -85,27 +80,53 @@ void Tunnel::onIdleTimer() {
   close();
 }
 
-// Moves as much as possible src → pipe → dst without blocking, then waits for whichever side
-// is not ready. Reading stops while the pipe holds bytes dst cannot take yet (back-pressure).
+// Sends what a direction holds in user space (the early bytes, then a copied chunk). False when
+// it must wait for dst (EV_WRITE armed) or failed.
+bool Tunnel::flushCopied(Direction& d) {
+  auto sendAll = [&](const char* data, size_t len, size_t& off) {
+    while (off < len) {
+      ssize_t n = ::send(d.dst, data + off, len - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+        d.bytes += static_cast<uint64_t>(n);
+        activity_ = true;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        event_del(d.read_ev.get());
+        event_add(d.write_ev.get(), nullptr);
+        return false;
+      }
+      fail();
+      return false;
+    }
+    return true;
+  };
+  if (!d.pending.empty()) {
+    size_t off = 0;
+    bool done = sendAll(d.pending.data(), d.pending.size(), off);
+    d.pending.erase(0, off);
+    if (!done) return false;
+  }
+  if (d.copy_off < d.copy_len) {
+    if (!sendAll(d.copy_buf.get(), d.copy_len, d.copy_off)) return false;
+  }
+  d.copy_off = d.copy_len = 0;
+  if (d.splicing) d.copy_buf.reset();  // bulk mode from here on: the buffer is not needed
+  return true;
+}
+
+// Moves as much as possible src → dst without blocking, then waits for whichever side is not
+// ready. Small transfers (requests and responses of a keep-alive exchange) are copied through a
+// 16 KiB buffer: one recv and one send, and a short read means the socket is drained, so no
+// third call to hear EAGAIN. Once a read fills the buffer the direction carries bulk data and
+// switches for good to splice(2) through its pipe, which moves pages without copying them.
+// Reading stops while bytes wait for dst (back-pressure).
 void Tunnel::pump(Direction& d) {
   if (closed_) return;
-  // Early bytes first.
-  while (!d.pending.empty()) {
-    ssize_t n = ::send(d.dst, d.pending.data(), d.pending.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      d.pending.erase(0, static_cast<size_t>(n));
-      d.bytes += static_cast<uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      event_del(d.read_ev.get());
-      event_add(d.write_ev.get(), nullptr);
-      return;
-    }
-    fail();
-    return;
-  }
   for (;;) {
+    if (!flushCopied(d)) return;
     // Drain the pipe into dst.
     while (d.in_pipe > 0) {
       ssize_t n = ::splice(d.pipe_r.get(), nullptr, d.dst, nullptr, d.in_pipe,
@@ -135,13 +156,38 @@ void Tunnel::pump(Direction& d) {
       finishIfDone();
       return;
     }
-    // Fill the pipe from src.
-    ssize_t n = ::splice(d.src, nullptr, d.pipe_w.get(), nullptr, kSpliceChunk,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) {
-      d.in_pipe += static_cast<size_t>(n);
-      activity_ = true;
-      continue;
+    ssize_t n;
+    if (d.splicing) {
+      n = ::splice(d.src, nullptr, d.pipe_w.get(), nullptr, kSpliceChunk,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d.in_pipe += static_cast<size_t>(n);
+        activity_ = true;
+        continue;
+      }
+    } else {
+      if (!d.copy_buf) d.copy_buf = std::make_unique<char[]>(kCopyChunk);
+      n = ::recv(d.src, d.copy_buf.get(), kCopyChunk, 0);
+      if (n > 0) {
+        d.copy_off = 0;
+        d.copy_len = static_cast<size_t>(n);
+        activity_ = true;
+        const bool short_read = d.copy_len < kCopyChunk;
+        if (!short_read) {
+          if (!makePipe(d.pipe_r, d.pipe_w)) {
+            fail();  // out of file descriptors: refuse rather than stall
+            return;
+          }
+          d.splicing = true;
+        }
+        if (!flushCopied(d)) return;
+        if (short_read) {  // drained: epoll says when there is more (or EOF)
+          event_del(d.write_ev.get());
+          event_add(d.read_ev.get(), nullptr);
+          return;
+        }
+        continue;
+      }
     }
     if (n == 0) {
       d.src_eof = true;
@@ -149,7 +195,7 @@ void Tunnel::pump(Direction& d) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      // Either src has nothing (wait for it) or the pipe is full (cannot be: it was drained).
+      // src has nothing for now (the pipe cannot be full: it was drained above).
       event_del(d.write_ev.get());
       event_add(d.read_ev.get(), nullptr);
       return;

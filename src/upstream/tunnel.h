@@ -1,6 +1,6 @@
 // Tunnel: a blind byte pipe between a downstream and an upstream socket (CONNECT bypass).
-// Bytes move with splice(2) through a kernel pipe per direction, so they are never copied into
-// user space. A half-close in one direction is passed on (shutdown(SHUT_WR)) once the bytes
+// Bulk bytes move with splice(2) through a kernel pipe per direction, never copied into user
+// space; small exchanges are copied through a 16 KiB buffer (cheaper than two splices each). A half-close in one direction is passed on (shutdown(SHUT_WR)) once the bytes
 // before it have been delivered; the tunnel ends when both directions are done, on an error
 // (both sockets closed together), or after idle_timeout_ms without traffic either way.
 //
@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/c_handles.h"
@@ -43,13 +44,17 @@ class Tunnel {
     int dst = -1;
     UniqueFd pipe_r, pipe_w;
     size_t in_pipe = 0;       // bytes spliced in, not yet out
-    std::string pending;      // early bytes written before splicing starts
+    std::string pending;      // early bytes, sent before anything read from src
+    std::unique_ptr<char[]> copy_buf;  // small transfers are copied through it (see pump)
+    size_t copy_off = 0, copy_len = 0;
+    bool splicing = false;    // a read filled the copy buffer: bulk data, splice from now on
     bool src_eof = false;     // read side saw EOF
     bool done = false;        // EOF passed on to dst
     uint64_t bytes = 0;
     EventPtr read_ev, write_ev;
   };
   void pump(Direction& d);
+  bool flushCopied(Direction& d);
   void onIdleTimer();
   void reportClosed();
 

@@ -15,6 +15,7 @@ namespace {
 constexpr int kPipeSize = 1 << 20;
 constexpr size_t kSpliceChunk = 1 << 20;
 constexpr size_t kCopyChunk = 16 * 1024;  // a read that fills it means bulk: splice from then on
+constexpr size_t kBulkRun = 64 * 1024;     // ... and so do this many bytes one way in a row
 
 void onIo(evutil_socket_t, short, void* arg) noexcept {
   auto* d = static_cast<Tunnel::Direction*>(arg);
@@ -173,7 +174,13 @@ void Tunnel::pump(Direction& d) {
         d.copy_len = static_cast<size_t>(n);
         activity_ = true;
         const bool short_read = d.copy_len < kCopyChunk;
-        if (!short_read) {
+        // Bulk is a read that fills the buffer, or a stream of bytes in one direction while the
+        // other stays silent (a download from an origin slower than we are reads short every
+        // time). Request/response traffic alternates and resets the run.
+        Direction& other = &d == &up_ ? down_ : up_;
+        other.run_bytes = 0;
+        d.run_bytes += d.copy_len;
+        if (!short_read || d.run_bytes >= kBulkRun) {
           if (!makePipe(d.pipe_r, d.pipe_w)) {
             fail();  // out of file descriptors: refuse rather than stall
             return;

@@ -47,7 +47,8 @@ class Tunnel {
     std::string pending;      // early bytes, sent before anything read from src
     std::unique_ptr<char[]> copy_buf;  // small transfers are copied through it (see pump)
     size_t copy_off = 0, copy_len = 0;
-    bool splicing = false;    // a read filled the copy buffer: bulk data, splice from now on
+    bool splicing = false;    // bulk data (see pump): splice from now on
+    size_t run_bytes = 0;     // copied this way since the other direction last sent anything
     bool src_eof = false;     // read side saw EOF
     bool done = false;        // EOF passed on to dst
     uint64_t bytes = 0;

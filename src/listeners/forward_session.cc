@@ -146,6 +146,9 @@ void ForwardSession::parseDownstream() {
   in_parse_ = false;
   if (closed_) return;
   if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just parsed
+  // After a CONNECT head (or a refusal) the parser stopped: reading is the CONNECT path's
+  // business from here (off while connecting, on while peeking).
+  if (parser_.state() == Http1ParserState::Stopped) return;
   // Reading stays on between requests (a pipelined request just waits in the input buffer,
   // bounded by the read high-water mark) — toggling it per request costs two epoll_ctl calls.
   // It goes off only while a request body is backed up toward the origin; onUpstreamWrite

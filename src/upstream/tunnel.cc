@@ -59,8 +59,13 @@ Tunnel::Tunnel(event_base* base, UniqueFd downstream, UniqueFd upstream,
   idle_ev_.reset(evtimer_new(base_, onIdle, this));
   closed_ev_.reset(event_new(base_, -1, 0, onClosed, this));
   armIdle();
-  pump(up_);
-  if (!closed_) pump(down_);
+  // Only the early bytes go now. The first reads wait for epoll rather than being tried: usually
+  // neither socket has anything yet (two calls that would say EAGAIN), and whatever is already
+  // waiting — a server-first banner, more client bytes — is reported at once (level-triggered).
+  for (Direction* d : {&up_, &down_}) {
+    if (closed_) return;
+    if (flushCopied(*d)) event_add(d->read_ev.get(), nullptr);
+  }
 }
 
 Tunnel::~Tunnel() = default;

@@ -21,44 +21,14 @@
 #include <string>
 
 #include "core/c_handles.h"
+#include "unit/common/test_loop.h"
 #include "tls/tls_transport.h"
 #include "unit/tls/tls_test_pki.h"
 
 namespace aiw::test {
 
-// Declare it before every object with events on its base, so that it goes last.
-class TlsTestLoop {
- public:
-  TlsTestLoop() : base_(event_base_new()) {
-    ::signal(SIGPIPE, SIG_IGN);  // writes to a closed peer must fail, not kill the test
-    REQUIRE(base_ != nullptr);
-    tick_.reset(event_new(
-        base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void*) {}, nullptr));
-  }
-  event_base* base() { return base_.get(); }
-
-  // Runs until done() or the safety bound; returns done().
-  bool runUntil(const std::function<bool()>& done,
-                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-    timeval tv{0, 2000};
-    event_add(tick_.get(), &tv);
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    bool ok = done();
-    while (!ok && std::chrono::steady_clock::now() < deadline) {
-      event_base_loop(base_.get(), EVLOOP_ONCE);
-      ok = done();
-    }
-    event_del(tick_.get());
-    return ok;
-  }
-  void runFor(std::chrono::milliseconds d) {
-    runUntil([] { return false; }, d);
-  }
-
- private:
-  EventBasePtr base_;
-  EventPtr tick_;
-};
+// The shared bounded test loop (tests/unit/common/test_loop.h).
+using TlsTestLoop = aiw::test::TestLoop;
 
 struct SocketPair {
   BufferEventPtr a, b;  // socket bufferevents, each closing its fd when freed

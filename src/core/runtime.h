@@ -14,6 +14,7 @@
 namespace aiw {
 
 struct InterceptionContext;  // tls/interception_context.h
+class TlsClientContext;      // tls/tls_context.h
 
 struct Runtime {
   explicit Runtime(size_t workers) : metrics(workers) {}
@@ -27,8 +28,12 @@ struct Runtime {
   std::atomic<uint64_t> next_stream_id{1};
   std::string admin_token;  // set once at start-up, before any thread reads it
   std::string state_dir;    // idem
-  // The CA, leaf cache and TLS contexts (set once at start-up, before the workers start).
+  // The CA, leaf cache and the client-facing TLS context: set once at start-up, before the
+  // workers start (a new CA needs a restart: clients must install it anyway).
   std::shared_ptr<const InterceptionContext> interception;
+  // The context that verifies origins (upstream.ca_file): rebuilt by every reload, read when an
+  // upstream TLS connection is made.
+  std::atomic<std::shared_ptr<const TlsClientContext>> upstream_tls;
   std::string ca_pem;  // the interception CA certificate, for GET /ca.pem
 };
 

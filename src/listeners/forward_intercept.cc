@@ -9,6 +9,7 @@
 #include "listeners/forward_session_impl.h"
 #include "tls/interception_context.h"
 #include "tls/leaf_cache.h"
+#include "tls/tls_context.h"
 #include "tls/tls_transport.h"
 #include "upstream/write_now.h"
 
@@ -99,8 +100,9 @@ void ForwardSession::startInterception(bool established_sent) {
 }
 
 Result<BufferEventPtr> ForwardSession::wrapUpstreamTls(BufferEventPtr socket_bev) {
-  const InterceptionContext* ic = worker_.runtime().interception.get();
-  return wrapTlsClient(std::move(socket_bev), *ic->client, intercept_name_);
+  // The current one: a reload may have changed upstream.ca_file since this connection began.
+  auto client = worker_.runtime().upstream_tls.load(std::memory_order_acquire);
+  return wrapTlsClient(std::move(socket_bev), *client, intercept_name_);
 }
 
 // An intercepted request names a path (origin-form); the authority is the host the client

@@ -18,6 +18,7 @@
 #include "listeners/worker.h"
 #include "tls/certificate_authority.h"
 #include "tls/interception_context.h"
+#include "tls/tls_context.h"
 
 namespace aiw {
 
@@ -66,6 +67,10 @@ void warnRestartOnly(const Config& old_cfg, const Config& new_cfg) {
     log::warn("reload: admin address changes take effect after a restart");
   }
   if (old_cfg.workers != new_cfg.workers) log::warn("reload: workers changes take effect after a restart");
+  if (old_cfg.interception.ca_cert != new_cfg.interception.ca_cert ||
+      old_cfg.interception.ca_key != new_cfg.interception.ca_key) {
+    log::warn("reload: a new interception CA takes effect after a restart");
+  }
 }
 
 Result<void> checkSupported(const Config& config) {
@@ -128,6 +133,12 @@ int runServer(const ServerOptions& options, Config initial) {
     return 1;
   }
   runtime.interception = interception.value();
+  auto upstream_tls = makeUpstreamTlsContext(cfg);
+  if (!upstream_tls.ok()) {
+    log::error(upstream_tls.error().message);
+    return 1;
+  }
+  runtime.upstream_tls.store(upstream_tls.value());
   runtime.ca_pem = runtime.interception->ca->certPem();
   log::info("interception CA", {{"path", runtime.interception->ca->certPath()}});
 
@@ -155,8 +166,12 @@ int runServer(const ServerOptions& options, Config initial) {
     applyStoredPatterns(config.value(), runtime.state_dir);
     auto current = runtime.snapshot.get();
     warnRestartOnly(current->config, config.value());
+    // Everything is validated before anything is swapped: a reload applies whole or not at all.
+    auto upstream_tls = makeUpstreamTlsContext(config.value());
+    if (!upstream_tls.ok()) return upstream_tls.error();
     auto next = buildSnapshot(std::move(config.value()), current->generation + 1);
     if (!next.ok()) return next.error();
+    runtime.upstream_tls.store(upstream_tls.value());
     runtime.snapshot.set(next.value());
     log::info("configuration reloaded", {{"generation", std::to_string(next.value()->generation)}});
     return {};

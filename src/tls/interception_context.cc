@@ -31,12 +31,15 @@ Result<std::shared_ptr<const InterceptionContext>> InterceptionContext::create(
   auto server = TlsServerContext::create({"http/1.1"});
   if (!server.ok()) return server.error();
   ctx->server = server.value();
+  return std::shared_ptr<const InterceptionContext>(std::move(ctx));
+}
+
+Result<std::shared_ptr<const TlsClientContext>> makeUpstreamTlsContext(const Config& config) {
   auto client = TlsClientContext::create(config.upstream.ca_file, {"http/1.1"});
   if (!client.ok()) {
     return makeError(client.error().code, "upstream.ca_file: " + client.error().message);
   }
-  ctx->client = client.value();
-  return std::shared_ptr<const InterceptionContext>(std::move(ctx));
+  return client.value();
 }
 
 }  // namespace aiw

@@ -28,12 +28,15 @@ struct InterceptionContext {
   std::shared_ptr<const CertificateAuthority> ca;
   std::shared_ptr<LeafCache> leaves;  // thread-safe
   std::shared_ptr<const TlsServerContext> server;
-  std::shared_ptr<const TlsClientContext> client;  // verifies against upstream.ca_file
 
-  // Loads (or creates) the CA and builds the contexts. Errors: a CA key others can read, a CA
-  // that does not load, an unusable upstream.ca_file — start-up stops on any of them.
+  // Loads (or creates) the CA and builds the client-facing context. Errors: a CA key others can
+  // read, a CA that does not load — start-up stops on either.
   static Result<std::shared_ptr<const InterceptionContext>> create(const Config& config,
                                                                    const std::string& state_dir);
 };
+
+// The context that verifies origins against upstream.ca_file (start-up and every reload; an
+// unusable file is an error that keeps the previous configuration).
+Result<std::shared_ptr<const TlsClientContext>> makeUpstreamTlsContext(const Config& config);
 
 }  // namespace aiw

@@ -19,6 +19,8 @@ import ssl
 import threading
 import time
 
+from origins import read_request_body
+
 COMPLETION_ID = "chatcmpl-aiwardentest0001"
 COMPLETION_CONTENT = "Hello from the fake OpenAI origin: 4 + 4 = 8."
 STREAM_ID = "chatcmpl-aiwardentest0002"
@@ -73,22 +75,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _read_body(self) -> bytes:
-        te = self.headers.get("Transfer-Encoding")
-        if te is not None and "chunked" in te.lower():
-            parts = []
-            while True:
-                line = self.rfile.readline(1024)
-                if not line:
-                    raise ConnectionError("EOF in chunked body")
-                size = int(line.split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(8)
-        length = self.headers.get("Content-Length")
-        return self.rfile.read(int(length)) if length else b""
+        return read_request_body(self)[0]
 
     def _json(self, status, obj, extra=()):
         out = json.dumps(obj).encode()

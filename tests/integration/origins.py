@@ -85,6 +85,31 @@ def _irregular_pieces(n: int, seed: int):
         yield pending
 
 
+def read_request_body(handler):
+    """The request body of a BaseHTTPRequestHandler and how it was framed: (bytes, "chunked" |
+    "length" | "none"). Shared by every fake origin of the tests."""
+    te = handler.headers.get("Transfer-Encoding")
+    if te is not None and "chunked" in te.lower():
+        parts = []
+        while True:
+            line = handler.rfile.readline(1024)
+            if not line:
+                raise ConnectionError("EOF in chunked body")
+            size = int(line.split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                while True:  # trailers, up to the empty line
+                    t = handler.rfile.readline(65537)
+                    if t in (b"\r\n", b"\n", b""):
+                        break
+                return b"".join(parts), "chunked"
+            parts.append(handler.rfile.read(size))
+            handler.rfile.readline(8)  # CRLF after the chunk data
+    length = handler.headers.get("Content-Length")
+    if length is not None:
+        return handler.rfile.read(int(length)), "length"
+    return b"", "none"
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "aiwarden-test-origin"
@@ -95,26 +120,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     # -- request body -------------------------------------------------------------------------
     def _read_body(self):
-        te = self.headers.get("Transfer-Encoding")
-        if te is not None and "chunked" in te.lower():
-            parts = []
-            while True:
-                line = self.rfile.readline(1024)
-                if not line:
-                    raise ConnectionError("EOF in chunked body")
-                size = int(line.split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    while True:  # trailers, up to the empty line
-                        t = self.rfile.readline(65537)
-                        if t in (b"\r\n", b"\n", b""):
-                            break
-                    return b"".join(parts), "chunked"
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(8)  # CRLF after the chunk data
-        length = self.headers.get("Content-Length")
-        if length is not None:
-            return self.rfile.read(int(length)), "length"
-        return b"", "none"
+        return read_request_body(self)
 
     def _record(self):
         self.server.origin._record_request({

@@ -34,8 +34,7 @@ void ForwardSession::startInterception(bool established_sent) {
   // second handshake would only cost both ends a key exchange and leave one more idle
   // connection behind — with one short-lived client connection after another (no client
   // keep-alive), that was a full upstream TLS handshake per client connection.
-  std::string pool_key = "https://" + intercept_name_ + ":" +
-                         std::to_string(connect_target_.port) + "@" + connect_target_.hostPort();
+  std::string pool_key = interceptPoolKey();
   if (tunnel_upstream_.valid() && worker_.pool().idleCount(pool_key) > 0) {
     tunnel_upstream_.reset();  // reachability checked; closed unused
   }
@@ -97,6 +96,13 @@ void ForwardSession::startInterception(bool established_sent) {
   parser_.reset();
   waiting_for_head_ = true;
   armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
+}
+
+// Upstream TLS connections are pooled per name verified and address connected to: a CONNECT to
+// an IP literal with an SNI must not share connections verified for another name.
+std::string ForwardSession::interceptPoolKey() const {
+  return "https://" + intercept_name_ + ":" + std::to_string(connect_target_.port) + "@" +
+         connect_target_.hostPort();
 }
 
 Result<BufferEventPtr> ForwardSession::wrapUpstreamTls(BufferEventPtr socket_bev) {

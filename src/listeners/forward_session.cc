@@ -316,8 +316,7 @@ void ForwardSession::beginExchange(RequestHead& head) {
     ex_->tls_name = intercept_name_;
     ex_->connect_host = connect_target_.host;
     ex_->connect_port = connect_target_.port;
-    ex_->pool_key = "https://" + intercept_name_ + ":" + std::to_string(connect_target_.port) +
-                    "@" + connect_target_.hostPort();
+    ex_->pool_key = interceptPoolKey();
     prepareExchange();
     return;
   }

@@ -160,6 +160,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void startInterception(bool established_sent);
   bool interceptedTarget(RequestHead& head, AbsoluteUrl& url);
   Result<BufferEventPtr> wrapUpstreamTls(BufferEventPtr socket_bev);
+  std::string interceptPoolKey() const;
 
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;  // the one this connection started with

@@ -9,7 +9,7 @@ ifeq ($(SANITIZE),1)
   CMAKE_FLAGS += -DAIW_SANITIZE=ON
 endif
 
-.PHONY: all deps configure build run test unit integration node-deps clean
+.PHONY: all deps configure build run test unit integration node-deps fuzz clean
 
 all: build
 
@@ -46,6 +46,42 @@ node-deps:
 	     [ tests/package.json -nt tests/node_modules/.package-lock.json ]; then \
 	  (cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && \
 	  touch tests/node_modules/.package-lock.json; \
+	fi
+
+# The libFuzzer targets (tests/fuzz, built with clang in their own project and build dir): each
+# runs FUZZ_SECONDS over a scratch copy of its seed corpus, so the committed corpus never grows.
+# Fails when a target crashes; the input that did it is kept under $(FUZZ_BUILD_DIR)/run/<target>/
+# artifacts (docs/fuzzing.md).
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= client_hello sse_parser http1_request
+
+fuzz:
+	@bash scripts/install-fuzz-deps.sh
+	@cmake -S tests/fuzz -B $(FUZZ_BUILD_DIR) -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DAIW_WERROR=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+	@failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	  run=$(FUZZ_BUILD_DIR)/run/$$t; \
+	  rm -rf $$run && mkdir -p $$run/corpus $$run/artifacts && \
+	  cp tests/fuzz/corpus/$$t/* $$run/corpus/ || exit 1; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s (log: $$run/log)"; \
+	  if ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
+	     UBSAN_OPTIONS=print_stacktrace=1 \
+	     $(FUZZ_BUILD_DIR)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	       -print_final_stats=1 -artifact_prefix=$$run/artifacts/ $$run/corpus >$$run/log 2>&1; \
+	  then \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $$run/log | \
+	      sed 's/^/  /'; \
+	    echo "  corpus: $$(ls $$run/corpus | wc -l) inputs"; \
+	  else \
+	    failed="$$failed $$t"; tail -n 60 $$run/log; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "fuzz: FAILED:$$failed (inputs in $(FUZZ_BUILD_DIR)/run/<target>/artifacts)" >&2; \
+	  exit 1; \
 	fi
 
 clean:

@@ -9,6 +9,7 @@
 #include "filters/chain.h"
 #include "filters/domain_classifier/patterns_json.h"
 #include "filters/domain_classifier/proxy_pac.h"
+#include "filters/rule_evaluator/rule_evaluator.h"
 #include "tls/interception_context.h"
 #include "tls/leaf_cache.h"
 
@@ -109,6 +110,16 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
     }
     return patterns(req);
   }
+  if (req.path == "/proxy/v1/rules") {
+    if (!only("GET") && !only("PUT")) {
+      return json(405, jsonError("method_not_allowed", "use GET or PUT"));
+    }
+    return rules(req);
+  }
+  if (req.path == "/proxy/v1/reset") {
+    if (!only("POST")) return json(405, jsonError("method_not_allowed", "use POST"));
+    return reset();
+  }
   if (req.path == "/proxy/v1/reload") {
     if (!only("POST")) return json(405, jsonError("method_not_allowed", "use POST"));
     auto r = reload_();
@@ -151,6 +162,67 @@ AdminResponse AdminRoutes::patterns(const AdminRequest& req) {
   auto now = runtime_.snapshot.get();
   const DomainClassifierFactory* fresh = now->chain ? findDomainClassifier(*now->chain) : nullptr;
   return json(200, patternsToJson(fresh ? fresh->classifier().config() : parsed.config));
+}
+
+namespace {
+
+const RuleEvaluatorFactory* findRuleEvaluator(const Snapshot& snap) {
+  if (!snap.chain) return nullptr;
+  for (const auto& entry : snap.chain->entries()) {
+    if (const auto* f = dynamic_cast<const RuleEvaluatorFactory*>(&entry.factory())) return f;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+AdminResponse AdminRoutes::rules(const AdminRequest& req) {
+  auto snap = runtime_.snapshot.get();
+  const RuleEvaluatorFactory* re = findRuleEvaluator(*snap);
+  if (re == nullptr) {
+    return json(404, jsonError("no_rule_evaluator", "the filter chain has no rule_evaluator stage"));
+  }
+  if (req.method == "GET") return json(200, re->rules().toJson());
+
+  // Validated whole: every problem listed, and the active rules stay until a valid set comes.
+  auto parsed = RuleSet::fromJson(req.body);
+  if (!parsed.ok()) {
+    std::vector<std::string> lines;
+    std::string_view all = parsed.error().message;
+    while (!all.empty()) {
+      size_t nl = all.find('\n');
+      lines.emplace_back(all.substr(0, nl));
+      all = nl == std::string_view::npos ? std::string_view() : all.substr(nl + 1);
+    }
+    std::string b = "{\"error\":\"invalid_rules\",\"message\":\"";
+    b += std::to_string(lines.size()) + " problem(s); the active rules are unchanged\",\"errors\":[";
+    for (size_t i = 0; i < lines.size(); ++i) {
+      b += i ? ",\"" : "\"";
+      appendJsonEscaped(b, lines[i]);
+      b += '"';
+    }
+    return json(400, b + "]}");
+  }
+  if (!rules_) return json(503, jsonError("unavailable", "rule updates are not wired"));
+  std::string canonical = parsed.value()->toJson();
+  if (auto r = rules_(canonical); !r.ok()) {
+    log::warn("rules update refused", {{"error", r.error().message}});
+    return json(r.error().code == "config" ? 409 : 500, jsonError(r.error().code, r.error().message));
+  }
+  return json(200, canonical);
+}
+
+// SPEC §7: metrics and rules back to their start (sessions join when they exist).
+AdminResponse AdminRoutes::reset() {
+  if (findRuleEvaluator(*runtime_.snapshot.get()) != nullptr) {
+    if (!rules_) return json(503, jsonError("unavailable", "rule updates are not wired"));
+    if (auto r = rules_(std::nullopt); !r.ok()) {
+      log::warn("rules reset refused", {{"error", r.error().message}});
+      return json(500, jsonError(r.error().code, r.error().message));
+    }
+  }
+  runtime_.metrics.reset();
+  return json(200, "{\"status\":\"reset\"}");
 }
 
 AdminResponse AdminRoutes::proxyPac(const AdminRequest& req) const {

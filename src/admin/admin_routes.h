@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/headers.h"
@@ -35,8 +36,15 @@ class AdminRoutes {
   // "no_domain_classifier" are a 404, others a 500. Injected by the server (patterns_store.h)
   // like the reload; empty: PUT /proxy/v1/patterns answers 503.
   using PatternsFn = std::function<Result<void>(const DomainClassifierConfig&)>;
-  AdminRoutes(Runtime& runtime, ReloadFn reload, PatternsFn patterns = {})
-      : runtime_(runtime), reload_(std::move(reload)), patterns_(std::move(patterns)) {}
+  // Replaces the active rules with a validated ruleset (JSON), or with nullopt restores the
+  // configured ones (rules_store.h); errors with code "config" are a 409, others a 500. Empty:
+  // PUT /proxy/v1/rules and the rules part of POST /proxy/v1/reset answer 503.
+  using RulesFn = std::function<Result<void>(std::optional<std::string>)>;
+  AdminRoutes(Runtime& runtime, ReloadFn reload, PatternsFn patterns = {}, RulesFn rules = {})
+      : runtime_(runtime),
+        reload_(std::move(reload)),
+        patterns_(std::move(patterns)),
+        rules_(std::move(rules)) {}
 
   AdminResponse handle(const AdminRequest& req);
 
@@ -45,11 +53,14 @@ class AdminRoutes {
   AdminResponse metricsJson() const;
   AdminResponse metricsPrometheus() const;
   AdminResponse patterns(const AdminRequest& req);
+  AdminResponse rules(const AdminRequest& req);
+  AdminResponse reset();
   AdminResponse proxyPac(const AdminRequest& req) const;
 
   Runtime& runtime_;
   ReloadFn reload_;
   PatternsFn patterns_;
+  RulesFn rules_;
 };
 
 // Compares two secrets in time that depends only on their lengths, never on where they differ.

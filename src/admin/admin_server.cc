@@ -166,9 +166,10 @@ void AdminConnection::onTimeout() {
 Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base, Runtime& runtime,
                                                          const HostPort& address,
                                                          AdminRoutes::ReloadFn reload,
-                                                         AdminRoutes::PatternsFn patterns) {
-  std::unique_ptr<AdminServer> s(
-      new AdminServer(base, runtime, std::move(reload), std::move(patterns)));
+                                                         AdminRoutes::PatternsFn patterns,
+                                                         AdminRoutes::RulesFn rules) {
+  std::unique_ptr<AdminServer> s(new AdminServer(base, runtime, std::move(reload),
+                                                 std::move(patterns), std::move(rules)));
   sockaddr_storage ss{};
   int len = sizeof ss;
   std::string text = address.host.find(':') != std::string::npos
@@ -190,8 +191,10 @@ Result<std::unique_ptr<AdminServer>> AdminServer::create(event_base* base, Runti
 }
 
 AdminServer::AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload,
-                         AdminRoutes::PatternsFn patterns)
-    : base_(base), runtime_(runtime), routes_(runtime, std::move(reload), std::move(patterns)) {
+                         AdminRoutes::PatternsFn patterns, AdminRoutes::RulesFn rules)
+    : base_(base),
+      runtime_(runtime),
+      routes_(runtime, std::move(reload), std::move(patterns), std::move(rules)) {
   reap_ev_.reset(event_new(base_, -1, 0, onReapCb, this));
 }
 

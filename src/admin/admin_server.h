@@ -21,7 +21,8 @@ class AdminServer {
   static Result<std::unique_ptr<AdminServer>> create(event_base* base, Runtime& runtime,
                                                      const HostPort& address,
                                                      AdminRoutes::ReloadFn reload,
-                                                     AdminRoutes::PatternsFn patterns = {});
+                                                     AdminRoutes::PatternsFn patterns = {},
+                                                     AdminRoutes::RulesFn rules = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -36,7 +37,7 @@ class AdminServer {
 
  private:
   AdminServer(event_base* base, Runtime& runtime, AdminRoutes::ReloadFn reload,
-              AdminRoutes::PatternsFn patterns);
+              AdminRoutes::PatternsFn patterns, AdminRoutes::RulesFn rules);
 
   event_base* base_;
   Runtime& runtime_;

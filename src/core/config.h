@@ -117,6 +117,9 @@ struct Config {
   std::string filters_dir;
   std::vector<FilterSpec> filters;  // in chain order
   std::string source;  // the file it was read from, or "<embedded>"
+  // Not read from the file: the ruleset that replaces the rule_evaluator's configured rules
+  // (STATE_DIR/rules.json, written by PUT /proxy/v1/rules), as JSON; empty: the configured ones.
+  std::string rules_override_json;
 };
 
 }  // namespace aiw

@@ -2,6 +2,8 @@
 
 #include "filters/chatty_bypass/chatty_bypass.h"
 #include "filters/domain_classifier/domain_classifier.h"
+#include "filters/pattern_matcher/pattern_matcher.h"
+#include "filters/rule_evaluator/rule_evaluator.h"
 #include "filters/tls_inspector/tls_inspector.h"
 
 namespace aiw {
@@ -20,6 +22,8 @@ void registerBuiltinFilters(FilterRegistry& registry) {
   registry.add("tls_inspector", buildTlsInspector);
   registry.add("domain_classifier", buildDomainClassifier);
   registry.add("chatty_bypass", buildChattyBypass);
+  registry.add("pattern_matcher", buildPatternMatcher);
+  registry.add("rule_evaluator", buildRuleEvaluator);
 }
 
 FilterRegistry builtinFilterRegistry() {

@@ -1,6 +1,7 @@
 #include "filters/chain.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "filters/registry.h"
@@ -63,18 +64,41 @@ FilterChain::FilterChain(std::vector<Stage> stages) {
 }
 
 Result<std::shared_ptr<const FilterChain>> buildFilterChain(const std::vector<FilterSpec>& specs,
-                                                            const FilterRegistry& registry) {
+                                                            const FilterRegistry& registry,
+                                                            ChainBuildState state) {
+  // The rule_evaluator is built first, whatever its place: the pattern_matcher compiles the
+  // rules' match_patterns into its database (ChainBuildState).
+  constexpr std::string_view kRules = "rule_evaluator";
+  constexpr std::string_view kPatterns = "pattern_matcher";
+  std::vector<std::optional<Result<std::shared_ptr<FilterFactory>>>> built(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].enabled && specs[i].filter == kRules) {
+      built[i].emplace(registry.build(specs[i], &state));
+    }
+  }
   std::vector<FilterChain::Stage> stages;
   std::string errors;
-  for (const FilterSpec& spec : specs) {
+  auto addError = [&errors](const std::string& message) {
+    if (!errors.empty()) errors += '\n';
+    errors += message;
+  };
+  bool pattern_matcher_seen = false;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const FilterSpec& spec = specs[i];
     // A disabled entry is not built at all: operators disable a stage to take it out, and its
     // config may be half-written.
     if (!spec.enabled) continue;
-    auto factory = registry.build(spec);
+    if (!built[i]) built[i].emplace(registry.build(spec, &state));
+    auto& factory = *built[i];
     if (!factory.ok()) {
-      if (!errors.empty()) errors += '\n';
-      errors += factory.error().message;
+      addError(factory.error().message);
       continue;
+    }
+    if (spec.filter == kPatterns) pattern_matcher_seen = true;
+    if (spec.filter == kRules && state.rules_need_scan && !pattern_matcher_seen) {
+      addError(locate(spec.file, spec.line,
+                      "rules use match_pattern or match_detector, which need a pattern_matcher "
+                      "stage before the rule_evaluator"));
     }
     stages.push_back({spec.filter, spec.file, spec.line, std::move(factory).value()});
   }

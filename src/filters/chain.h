@@ -22,10 +22,10 @@
 #include "core/headers.h"
 #include "core/result.h"
 #include "filters/filter.h"
+#include "filters/registry.h"
 
 namespace aiw {
 
-class FilterRegistry;
 
 // A plain copy of one stage's counters, for /proxy/v1/filters and /metrics.
 struct FilterCounterValues {
@@ -96,8 +96,11 @@ class FilterChain {
 // Builds the chain of `specs` in their order, skipping disabled entries. Every error of every
 // entry is collected (unknown filter names with a did-you-mean, each builder's config errors),
 // each as `FILE:LINE: message`; on any, Error{"config", lines joined by "\n"} and no chain.
+// `inputs` carries what the builders need beyond their own spec (the overriding rules, the
+// fail_mode); its outputs are filled as the chain is built.
 Result<std::shared_ptr<const FilterChain>> buildFilterChain(const std::vector<FilterSpec>& specs,
-                                                            const FilterRegistry& registry);
+                                                            const FilterRegistry& registry,
+                                                            ChainBuildState inputs = {});
 
 // Runs the connection filters of one downstream connection. Created when the connection's target
 // is known; lives as long as the connection.

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "ai/request_facts.h"
+#include "ai/response_facts.h"
 #include "core/buffer.h"
 #include "core/headers.h"
 
@@ -61,6 +63,25 @@ struct ConnectionInfo {
   bool bypassed = false;      // turned into a blind tunnel
 };
 
+// What a pattern_matcher detector found in an exchange. Never the matched text: only where it
+// is, so events and logs can say what was found without repeating a secret.
+struct Detection {
+  std::string detector;  // "secret.aws_access_key", a configured pattern's id
+  std::string category;  // "secret", "pii", "prompt_injection", ...
+  std::string severity;  // "low", "medium", "high", "critical"
+  std::string field;     // "messages[1].content", "response", "body"
+  bool response = false; // found in the response (else in the request)
+  // Request detections in an extracted text: the index of that text in request_facts->texts
+  // and the byte range in its decoded value (what a redaction rewrites). Otherwise SIZE_MAX and
+  // the range within the scanned bytes (the raw body, or the streamed response text).
+  size_t text_index = SIZE_MAX;
+  uint64_t start = 0;
+  uint64_t end = 0;
+};
+
+// What the rule_evaluator decided for an exchange.
+enum class RuleOutcome : uint8_t { None, Allow, Block, Modify, Log };
+
 // Facts about one HTTP exchange (an HTTP/1 message pair or an HTTP/2 stream).
 struct StreamInfo {
   const ConnectionInfo* connection = nullptr;  // outlives the stream: owned by the connection
@@ -68,6 +89,7 @@ struct StreamInfo {
   std::string method;
   std::string scheme;     // "http" / "https"
   std::string authority;  // host[:port]
+  std::string host;       // the authority's host: lower-case, no port, IPv6 without brackets
   std::string path;       // origin-form path + query
   std::string protocol;   // "HTTP/1.1", "HTTP/2"
   uint16_t status = 0;    // response status sent downstream
@@ -79,6 +101,33 @@ struct StreamInfo {
   std::string error;      // error code when the exchange failed (upstream_connect, ...)
   uint64_t bytes_in = 0;   // request body bytes received from downstream
   uint64_t bytes_out = 0;  // response body bytes sent downstream
+
+  // ---- AI and guardrail facts (pattern_matcher, rule_evaluator) ----
+  // Whether the guardrails look inside this exchange: set by the listener for intercepted
+  // connections, by domain_classifier's request phase for plain HTTP to hosts it would intercept.
+  // Everything else only passes through the chain (never scanned, like a blind tunnel).
+  bool inspect = false;
+  TrafficClass traffic_class = TrafficClass::Unknown;
+  ai::ApiEndpoint endpoint;  // the AI API the request speaks (provider None when unknown)
+  // The request body's extracted facts, when a filter parsed it (the first one that needs them
+  // parses, the others reuse). Null when there was no body or it was not an AI API's JSON.
+  std::shared_ptr<const ai::RequestFacts> request_facts;
+  std::string model;      // requested model (request facts; for the reporter)
+  std::string tool;       // tool called (sidecar tool, MCP tools/call), "" if none
+  std::string session_id;
+  std::string call_id;
+  std::string metadata_json;  // sidecar call metadata (a JSON object), "" if none
+  bool request_scanned = false;   // the pattern matcher scanned the request
+  bool response_scanned = false;  // ... and (part of) the response
+  std::vector<Detection> detections;
+  // Names of the rules whose match_pattern matched, request and response kept apart because
+  // response-side evaluation looks at what the response added.
+  std::vector<std::string> request_pattern_rules;
+  std::vector<std::string> response_pattern_rules;
+  RuleOutcome rule_outcome = RuleOutcome::None;
+  std::string rule;       // the rule that decided (empty: default allow)
+  bool response_is_sse = false;  // the response is text/event-stream (a cut ends with an event)
+  ai::Usage usage;        // token usage from the response, when the API reports it
   std::chrono::steady_clock::time_point started{};
   std::chrono::steady_clock::time_point finished{};
 };

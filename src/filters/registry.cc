@@ -95,8 +95,10 @@ std::string closestName(std::string_view wrong, std::span<const std::string> kno
 // ---------------------------------------------------------------------------------------------
 // FilterBuildContext
 
-FilterBuildContext::FilterBuildContext(const FilterSpec& spec)
+FilterBuildContext::FilterBuildContext(const FilterSpec& spec, ChainBuildState* state)
     : spec_(spec),
+      own_state_(state == nullptr ? std::make_unique<ChainBuildState>() : nullptr),
+      state_(state == nullptr ? own_state_.get() : state),
       config_(spec.config ? std::make_unique<YAML::Node>(*spec.config)
                           : std::make_unique<YAML::Node>()) {}
 
@@ -424,7 +426,8 @@ std::vector<std::string> FilterRegistry::names() const {
   return out;
 }
 
-Result<std::shared_ptr<FilterFactory>> FilterRegistry::build(const FilterSpec& spec) const {
+Result<std::shared_ptr<FilterFactory>> FilterRegistry::build(const FilterSpec& spec,
+                                                             ChainBuildState* state) const {
   auto it = builders_.find(spec.filter);
   if (it == builders_.end()) {
     std::vector<std::string> known = names();
@@ -437,7 +440,7 @@ Result<std::shared_ptr<FilterFactory>> FilterRegistry::build(const FilterSpec& s
     return makeError("config", locate(spec.file, spec.line, message));
   }
 
-  FilterBuildContext ctx(spec);
+  FilterBuildContext ctx(spec, state);
   std::optional<Result<std::shared_ptr<FilterFactory>>> built;
   try {
     built.emplace(it->second(ctx));

@@ -30,6 +30,25 @@ namespace aiw {
 // or "" when none is close enough to be a plausible typo.
 std::string closestName(std::string_view wrong, std::span<const std::string> known);
 
+// What the builders of one chain share while it is built (buildFilterChain): the rules come first,
+// because the pattern_matcher compiles every rule's match_pattern into its one database.
+struct ChainBuildState {
+  // In: the ruleset replacing the rule_evaluator's configured `rules:` (the JSON that PUT
+  // /proxy/v1/rules stored); empty: the configured rules stand.
+  std::string rules_override_json;
+  // In: the configuration's fail_mode, for filters that fail on their own (a scan error).
+  FailMode fail_mode = FailMode::Closed;
+  // Out of the rule_evaluator builder, read by the pattern_matcher builder.
+  struct RulePattern {
+    std::string detector_id;  // "rule:<name>"
+    std::string regex;
+  };
+  std::vector<RulePattern> rule_patterns;
+  // Some rule has a match_pattern or match_detector: the chain needs a pattern_matcher before
+  // the rule_evaluator, or those rules could never hold.
+  bool rules_need_scan = false;
+};
+
 // Handed to a builder for one FilterSpec. Holds the spec, collects errors, and offers the
 // checks every builder needs. The readers never throw: yaml-cpp exceptions stop here.
 //
@@ -40,12 +59,14 @@ class FilterBuildContext {
  public:
   enum class Presence { Optional, Required };
 
-  explicit FilterBuildContext(const FilterSpec& spec);
+  explicit FilterBuildContext(const FilterSpec& spec, ChainBuildState* state = nullptr);
   ~FilterBuildContext();
   FilterBuildContext(const FilterBuildContext&) = delete;
   FilterBuildContext& operator=(const FilterBuildContext&) = delete;
 
   const FilterSpec& spec() const { return spec_; }
+  // The chain-wide build state; a fresh empty one when the spec is built alone.
+  ChainBuildState& state() { return *state_; }
   // The spec's `config:` node; a Null node when the entry has none.
   const YAML::Node& config() const;
 
@@ -61,6 +82,8 @@ class FilterBuildContext {
   void error(std::string_view message);
   // Records "FILE:LINE: message" at a known 1-based line.
   void errorAtLine(int line, std::string_view message);
+  // Records an error that already says where it is ("FILE:LINE: message").
+  void errorLocated(std::string_view located) { errors_.emplace_back(located); }
   bool hasErrors() const { return !errors_.empty(); }
   const std::vector<std::string>& errors() const { return errors_; }
   // What a builder returns once it has reported errors: Error{"config", errors joined by "\n"}.
@@ -124,6 +147,8 @@ class FilterBuildContext {
   std::string defaultWhat() const;
 
   const FilterSpec& spec_;              // the caller's; outlives the context (it is built from it)
+  std::unique_ptr<ChainBuildState> own_state_;  // when the caller gave none
+  ChainBuildState* state_;
   std::unique_ptr<YAML::Node> config_;  // a handle on *spec_.config, or a Null node
   std::vector<std::string> errors_;
 };
@@ -144,7 +169,9 @@ class FilterRegistry {
   // Builds the factory of one spec. Errors (code "config") are `FILE:LINE: message` lines joined
   // by "\n": an unknown name (with a did-you-mean and the known names), or whatever the builder
   // reported. Exceptions thrown by yaml-cpp inside a builder are caught and located here.
-  Result<std::shared_ptr<FilterFactory>> build(const FilterSpec& spec) const;
+  // `state` is shared by the builders of one chain (null: a fresh one for this spec alone).
+  Result<std::shared_ptr<FilterFactory>> build(const FilterSpec& spec,
+                                               ChainBuildState* state = nullptr) const;
 
  private:
   std::map<std::string, Builder, std::less<>> builders_;

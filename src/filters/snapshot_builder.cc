@@ -11,7 +11,10 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t ge
   // free of global state.
   FilterRegistry registry;
   registerBuiltinFilters(registry);
-  auto chain = buildFilterChain(config.filters, registry);
+  ChainBuildState inputs;
+  inputs.rules_override_json = config.rules_override_json;
+  inputs.fail_mode = config.fail_mode;
+  auto chain = buildFilterChain(config.filters, registry, std::move(inputs));
   if (!chain.ok()) return chain.error();
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "admin/admin_routes.h"
+#include "ai/provider_errors.h"
 #include "core/log.h"
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
@@ -267,17 +268,56 @@ void ForwardSession::sendBlocked(const Verdict& v) {
   uint16_t status = v.status != 0 ? v.status : 403;
   MetricsShard::bump(worker_.metrics().blocked);
   if (ex_) ex_->info.verdict = v;
-  std::string code = status == 413 ? "body_too_large" : "blocked";
+  std::string body;
+  // A rule's block of an AI API call answers in that provider's error shape, so the app's SDK
+  // raises its usual error and shows the reason (SPEC §6); MCP gets a JSON-RPC error, which is
+  // an HTTP 200.
+  const ai::Provider provider = ex_ ? ex_->info.endpoint.provider : ai::Provider::None;
+  if (ex_ && !ex_->info.rule.empty() && provider != ai::Provider::None) {
+    const auto* facts = ex_->info.request_facts.get();
+    body = ai::blockedBody(provider, v.reason, ex_->info.rule,
+                           facts != nullptr ? std::string_view(facts->jsonrpc_id) : "");
+    if (provider == ai::Provider::Mcp) status = 200;
+  } else {
+    body = jsonError(status == 413 ? "body_too_large" : "blocked", v.reason);
+  }
   Buffer out;
   Headers extra;
   extra.add("x-aiwarden-decision", "blocked");
-  writeJsonResponse(out, status, jsonError(code, v.reason), extra, /*close_connection=*/true);
+  writeJsonResponse(out, status, body, extra, /*close_connection=*/true);
   bufferevent_write_buffer(down_.get(), out.raw());
   close_after_response_ = true;
   if (ex_) {
     ex_->info.status = status;
     finishExchange();
   }
+  setDownstreamReading(false);
+  flushDownstream();
+}
+
+// A filter blocked the response after its head went out. A stream of events ends with the
+// provider's error event (the SDK reports it); then the body is closed as its framing allows and
+// the connection goes: the client must not take a cut answer for a whole one.
+void ForwardSession::cutResponse(const Verdict& v) {
+  Exchange& ex = *ex_;
+  MetricsShard::bump(worker_.metrics().blocked);
+  ex.info.verdict = v;
+  releaseUpstream(false);
+  if (ex.info.response_is_sse) {
+    const auto* facts = ex.info.request_facts.get();
+    Buffer event;
+    event.append(ai::blockedStreamEvent(ex.info.endpoint.provider, v.reason, ex.info.rule,
+                                        facts != nullptr ? std::string_view(facts->jsonrpc_id)
+                                                         : ""));
+    writeDownstreamBody(event);
+  }
+  if (ex.downstream_framing == BodyFraming::Chunked && ex.info.response_is_sse) {
+    Buffer end;
+    appendLastChunk(end);
+    bufferevent_write_buffer(down_.get(), end.raw());
+  }
+  close_after_response_ = true;
+  finishExchange();
   setDownstreamReading(false);
   flushDownstream();
 }
@@ -354,7 +394,12 @@ void ForwardSession::startExchange(RequestHead& head, AbsoluteUrl url) {
   ex.info.method = head.method;
   ex.info.scheme = url.scheme;
   ex.info.authority = url.authority.hostPort();
+  ex.info.host = url.authority.host;
   ex.info.path = url.path;
+  // Intercepted traffic is inspected; plain HTTP is, when domain_classifier's request phase
+  // says the host would be intercepted.
+  ex.info.inspect = intercepting_;
+  ex.info.traffic_class = conn_.traffic_class;
   ex.info.protocol = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   ex.url = std::move(url);
   ex.head_request = head.method == "HEAD";
@@ -495,7 +540,7 @@ void ForwardSession::finishExchange() {
   }
   armHeaderTimer(snapshot_->config.upstream.idle_timeout_ms);
   parser_.resume();
-  parseDownstream();  // a pipelined request may already be buffered; turns reading back on  // a pipelined request may already be buffered
+  parseDownstream();  // a pipelined request may already be buffered; turns reading back on
 }
 
 }  // namespace aiw

@@ -79,6 +79,7 @@ struct Exchange {
   bool failed = false;
   bool informational = false;      // the last response head was 1xx: the final one follows
   bool response_aborted = false;   // a filter blocked the response after its head went out
+  Verdict response_abort;          // ... with this verdict
   Verdict response_block;          // a filter blocked the response before anything went out
   ResponseHead held_response;      // the response head a filter holds until the body is whole
 
@@ -119,6 +120,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void parseDownstream();
   void sendErrorAndClose(uint16_t status, std::string_view code, std::string_view message);
   void sendBlocked(const Verdict& v);
+  void cutResponse(const Verdict& v);
   void armHeaderTimer(uint32_t ms);
   void flushDownstream();
   void setDownstreamReading(bool on);

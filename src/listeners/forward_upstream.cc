@@ -232,7 +232,7 @@ void ForwardSession::afterUpstreamParse() {
     return;
   }
   if (ex.response_aborted) {  // blocked midway: the client's response cannot be completed
-    closeSession();
+    cutResponse(ex.response_abort);
     return;
   }
   if (ex.response_complete) {
@@ -415,6 +415,10 @@ void ForwardSession::writeResponseHeadDownstream(ResponseHead& head) {
   bufferevent_write_buffer(down_.get(), out.raw());
   ex.response_started = true;
   ex.info.status = head.status;
+  if (const std::string* type = head.headers.find("content-type")) {
+    std::string_view media = std::string_view(*type).substr(0, type->find(';'));
+    ex.info.response_is_sse = equalsIgnoreCase(media, "text/event-stream");
+  }
 }
 
 FlowAction ForwardSession::onResponseBody(const char* data, size_t len) {
@@ -427,6 +431,7 @@ FlowAction ForwardSession::onResponseBody(const char* data, size_t len) {
     if (v.action == Action::Block) {
       if (ex.response_started) {
         ex.response_aborted = true;
+        ex.response_abort = v;
       } else {
         ex.response_block = v;
       }
@@ -451,6 +456,7 @@ FlowAction ForwardSession::onResponseComplete() {
     if (v.action == Action::Block) {
       if (ex.response_started) {
         ex.response_aborted = true;
+        ex.response_abort = v;
       } else {
         ex.response_block = v;
       }

@@ -15,6 +15,7 @@
 #include "listeners/admin_token.h"
 #include "listeners/forward_session.h"
 #include "listeners/patterns_store.h"
+#include "listeners/rules_store.h"
 #include "listeners/worker.h"
 #include "tls/certificate_authority.h"
 #include "tls/interception_context.h"
@@ -101,6 +102,7 @@ int runServer(const ServerOptions& options, Config initial) {
   // Lists updated through PUT /proxy/v1/patterns replace the configured ones (here and on every
   // reload); the state dir is resolved the same way again below.
   applyStoredPatterns(initial, resolveStateDir(options.state_dir_override, initial.state_dir));
+  applyStoredRules(initial, resolveStateDir(options.state_dir_override, initial.state_dir));
   auto built = buildSnapshot(std::move(initial), 1);
   if (!built.ok()) {
     for (size_t pos = 0; pos < built.error().message.size();) {
@@ -164,6 +166,7 @@ int runServer(const ServerOptions& options, Config initial) {
     if (!config.ok()) return config.error();
     if (auto r = checkSupported(config.value()); !r.ok()) return r.error();
     applyStoredPatterns(config.value(), runtime.state_dir);
+    applyStoredRules(config.value(), runtime.state_dir);
     auto current = runtime.snapshot.get();
     warnRestartOnly(current->config, config.value());
     // Everything is validated before anything is swapped: a reload applies whole or not at all.
@@ -201,6 +204,9 @@ int runServer(const ServerOptions& options, Config initial) {
       main.base.get(), runtime, cfg.admin.address, reload,
       [&runtime](const DomainClassifierConfig& patterns) {
         return replacePatterns(runtime, patterns);
+      },
+      [&runtime](std::optional<std::string> rules) {
+        return replaceRules(runtime, std::move(rules));
       });
   if (!admin.ok()) {
     log::error(admin.error().message);

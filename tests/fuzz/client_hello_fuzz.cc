@@ -1,11 +1,5 @@
-// libFuzzer target for ClientHelloParser (src/tls/client_hello.cc). Not part of the CMake build
-// (it needs clang's -fsanitize=fuzzer); build and run it by hand or from `make fuzz`:
-//
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//       tests/fuzz/client_hello_fuzz.cc src/tls/client_hello.cc -o build/client_hello_fuzz
-//   mkdir -p build/fuzz-client_hello
-//   build/client_hello_fuzz build/fuzz-client_hello tests/fuzz/corpus/client_hello \
-//       -max_total_time=300
+// libFuzzer target for ClientHelloParser (src/tls/client_hello.cc), built with clang by
+// tests/fuzz/CMakeLists.txt and run by `make fuzz` (docs/fuzzing.md).
 //
 // The seed corpus holds real hellos from tests/testdata/client_hello/ (openssl, curl, headless
 // Chromium), each behind the two header bytes below (0xff 0x07: max_bytes 16384, split seed 7).

@@ -2,10 +2,16 @@
 
     POST /v1/chat/completions   {"stream": false} (or absent): one chat.completion JSON;
                                 {"stream": true}: an SSE stream of chat.completion.chunk events
-                                (role first, then one chunk per piece of STREAM_PIECES, then a
+                                (role first, then one chunk per piece of `stream_pieces`, then a
                                 finish_reason chunk) ending with `data: [DONE]`, sent chunked,
                                 one flushed write per event
+    POST /v1/messages           Anthropic Messages: one message JSON, or with "stream": true the
+                                SSE events message_start, content_block_start, one
+                                content_block_delta per piece, content_block_stop,
+                                message_delta (usage), message_stop
     anything else               404 with an OpenAI-style error JSON
+
+`stream_pieces` defaults to STREAM_PIECES; a test may set its own (a secret split in two, say).
 
 Every request is recorded in `requests` as {"method", "path", "headers": [[k, v], ...],
 "body": the parsed JSON (or None), "raw_body": bytes}. Serve it as api.openai.com with a leaf
@@ -53,7 +59,7 @@ def completion_body(model: str, created: int) -> dict:
     }
 
 
-def stream_chunks(model: str, created: int):
+def stream_chunks(model: str, created: int, pieces=STREAM_PIECES):
     """The chat.completion.chunk objects of one streamed answer, in order."""
     def chunk(delta, finish=None):
         return {"id": STREAM_ID, "object": "chat.completion.chunk", "created": created,
@@ -61,7 +67,7 @@ def stream_chunks(model: str, created: int):
                 "choices": [{"index": 0, "delta": delta, "logprobs": None,
                              "finish_reason": finish}]}
     yield chunk({"role": "assistant", "content": "", "refusal": None})
-    for piece in STREAM_PIECES:
+    for piece in pieces:
         yield chunk({"content": piece})
     yield chunk({}, "stop")
 
@@ -108,6 +114,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "raw_body": raw,
         })
         path = self.path.split("?", 1)[0]
+        if self.command == "POST" and path == "/v1/messages":
+            self._anthropic(body)
+            return
         if self.command != "POST" or path != "/v1/chat/completions":
             self._json(404, {"error": {"message": "Unknown request URL: %s %s"
                                        % (self.command, self.path),
@@ -130,14 +139,63 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-request-id", "req_aiwarden_test_stream")
         self.end_headers()
-        events = ["data: %s\n\n" % json.dumps(c) for c in stream_chunks(model, created)]
+        pieces = self.server.origin.stream_pieces
+        events = ["data: %s\n\n" % json.dumps(c) for c in stream_chunks(model, created, pieces)]
         events.append("data: [DONE]\n\n")
-        for ev in events:
-            data = ev.encode("utf-8")
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self._send_events(events)
+
+    def _send_events(self, events):
+        """Sends SSE events chunked, one flushed write per event; stops quietly when the client
+        (the proxy) has gone, as a cut stream does."""
+        try:
+            for ev in events:
+                data = ev.encode("utf-8")
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def _anthropic(self, body):
+        if not isinstance(body, dict) or "model" not in body or "messages" not in body:
+            self._json(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                        "message": "model and messages required"}})
+            return
+        model = str(body["model"])
+        pieces = self.server.origin.stream_pieces
+        if not body.get("stream"):
+            self._json(200, {"id": "msg_aiwardentest01", "type": "message", "role": "assistant",
+                             "model": model, "content": [{"type": "text",
+                                                          "text": COMPLETION_CONTENT}],
+                             "stop_reason": "end_turn", "stop_sequence": None,
+                             "usage": {"input_tokens": 12, "output_tokens": 9}})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(name, obj):
+            return "event: %s\ndata: %s\n\n" % (name, json.dumps(obj))
+        events = [event("message_start", {"type": "message_start", "message": {
+            "id": "msg_aiwardentest02", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+            event("content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "text", "text": ""}})]
+        for piece in pieces:
+            events.append(event("content_block_delta", {
+                "type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": piece}}))
+        events += [event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                   event("message_delta", {"type": "message_delta",
+                                           "delta": {"stop_reason": "end_turn",
+                                                     "stop_sequence": None},
+                                           "usage": {"output_tokens": len(pieces)}}),
+                   event("message_stop", {"type": "message_stop"})]
+        self._send_events(events)
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -173,6 +231,7 @@ class FakeOpenAI:
     def __init__(self, tls_context: ssl.SSLContext):
         self._lock = threading.Lock()
         self._requests = []
+        self.stream_pieces = STREAM_PIECES
         self._server = _Server(self, tls_context)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,

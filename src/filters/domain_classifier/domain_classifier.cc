@@ -163,8 +163,39 @@ class DomainClassifierFilter : public ConnectionFilter {
   const DomainClassifierFactory& factory_;
 };
 
+// The request phase: plain HTTP (absolute-form) requests have no CONNECT for the connection
+// phase to classify, so each request's host is classified here, the same way. An exchange on an
+// intercepted connection was classified with its connection and is left alone.
+class DomainClassifierStreamFilter : public StreamFilter {
+ public:
+  explicit DomainClassifierStreamFilter(const DomainClassifierFactory& factory)
+      : factory_(factory) {}
+
+  Verdict onRequestHeaders(StreamInfo& s, Headers& /*h*/, bool /*end_stream*/) override {
+    if (s.connection != nullptr && s.connection->is_connect) return Verdict::next();
+    Classification c = factory_.classifier_->classify(s.host);
+    s.traffic_class = c.traffic_class;
+    s.inspect = c.intercept;
+    if (c.source == Classification::Source::Default &&
+        factory_.classifier_->config().default_action == DefaultAction::Block) {
+      factory_.default_blocked_.fetch_add(1, std::memory_order_relaxed);
+      return Verdict::block(403, quote(s.host) +
+                                     " is in no domain list of the classifier, whose "
+                                     "default is block");
+    }
+    return Verdict::next();
+  }
+
+ private:
+  const DomainClassifierFactory& factory_;
+};
+
 std::unique_ptr<ConnectionFilter> DomainClassifierFactory::createConnectionFilter() {
   return std::make_unique<DomainClassifierFilter>(*this);
+}
+
+std::unique_ptr<StreamFilter> DomainClassifierFactory::createStreamFilter() {
+  return std::make_unique<DomainClassifierStreamFilter>(*this);
 }
 
 DomainClassifierCounts DomainClassifierFactory::counts() const {

@@ -24,6 +24,9 @@
 //   * a connection to be intercepted whose ClientHello tls_inspector could not parse
 //     (ConnectionInfo::tls_error): it must never become a tunnel nobody looked into.
 // Otherwise it sets ConnectionInfo::traffic_class and ::intercept and continues.
+// Plain HTTP requests (no CONNECT) are classified per request by its stream phase, which sets
+// StreamInfo::traffic_class and ::inspect (the guardrails look only at inspected exchanges) and
+// refuses hosts no pattern names under `default: block`.
 #pragma once
 
 #include <atomic>
@@ -108,6 +111,8 @@ class DomainClassifierFactory : public FilterFactory {
       : classifier_(std::move(classifier)) {}
 
   std::unique_ptr<ConnectionFilter> createConnectionFilter() override;
+  // Classifies plain HTTP requests (StreamInfo::inspect, traffic_class; default block).
+  std::unique_ptr<StreamFilter> createStreamFilter() override;
 
   const DomainClassifier& classifier() const { return *classifier_; }
   DomainClassifierCounts counts() const;
@@ -116,6 +121,7 @@ class DomainClassifierFactory : public FilterFactory {
 
  private:
   friend class DomainClassifierFilter;
+  friend class DomainClassifierStreamFilter;
 
   std::shared_ptr<const DomainClassifier> classifier_;  // never null
   // Bumped by every worker; relaxed: statistics, not synchronization.

@@ -401,3 +401,57 @@ TEST_CASE("the embedded default chain carries the same domain_classifier stage")
 
 }  // namespace
 }  // namespace aiw
+
+namespace aiw {
+namespace {
+
+StreamInfo plainRequest(FilterFactory& factory, const std::string& host, Verdict& verdict) {
+  auto filter = factory.createStreamFilter();
+  REQUIRE(filter != nullptr);
+  static ConnectionInfo plain_connection;  // absolute-form: no CONNECT
+  StreamInfo s;
+  s.connection = &plain_connection;
+  s.host = host;
+  Headers h;
+  verdict = filter->onRequestHeaders(s, h, true);
+  return s;
+}
+
+TEST_CASE("plain HTTP requests are classified per request: ai hosts are inspected") {
+  auto f = classifier("{ai_domains: [.openai.com], chatty_domains: [.npmjs.org]}");
+  Verdict v;
+  StreamInfo ai = plainRequest(*f, "api.openai.com", v);
+  CHECK(v.action == Action::Continue);
+  CHECK(ai.inspect);
+  CHECK(ai.traffic_class == TrafficClass::Ai);
+  StreamInfo chatty = plainRequest(*f, "registry.npmjs.org", v);
+  CHECK(v.action == Action::Continue);
+  CHECK_FALSE(chatty.inspect);
+  CHECK(chatty.traffic_class == TrafficClass::Chatty);
+}
+
+TEST_CASE("plain HTTP to a host no list names is refused under default block") {
+  auto f = classifier("{ai_domains: [.openai.com], default: block}");
+  Verdict v;
+  plainRequest(*f, "example.org", v);
+  CHECK(v.action == Action::Block);
+  CHECK(v.status == 403);
+  CHECK(f->counts().default_blocked == 1);
+}
+
+TEST_CASE("exchanges of an intercepted CONNECT keep their connection's classification") {
+  auto f = classifier("{ai_domains: [.openai.com], default: block}");
+  auto filter = f->createStreamFilter();
+  ConnectionInfo conn;
+  conn.is_connect = true;
+  StreamInfo s;
+  s.connection = &conn;
+  s.host = "example.org";
+  s.inspect = true;
+  Headers h;
+  CHECK(filter->onRequestHeaders(s, h, true).action == Action::Continue);
+  CHECK(s.inspect);
+}
+
+}  // namespace
+}  // namespace aiw

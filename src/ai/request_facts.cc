@@ -1,0 +1,317 @@
+// parseRequest: one SAX pass over the body. Each value's path is matched against the API's
+// table (request_paths.cc); strings that matter are decoded by RapidJSON and located in the body
+// through the stream offset, so redactions can later rewrite exactly those tokens.
+#include "ai/request_facts.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <limits>
+#include <span>
+#include <utility>
+
+#include "ai/json_text.h"
+#include "ai/request_paths.h"
+
+namespace aiw::ai {
+
+namespace {
+
+constexpr size_t kNoDepth = std::numeric_limits<size_t>::max();
+
+// One JSON-RPC request of the body; a batch has several and reports its first tools/call.
+struct RpcRequest {
+  std::string method;
+  std::string id;  // raw JSON, "" when absent (a notification)
+  std::string tool;
+  std::string arguments_json;
+  bool has_arguments = false;
+  std::string field_prefix;  // "" alone, "[2]." inside a batch
+};
+
+// A tool call being read: its members come in any order, so it is complete only when the
+// object holding it ends.
+struct PendingCall {
+  bool open = false;
+  bool has_arguments = false;
+  size_t owner_depth = 0;
+  ToolCall call;
+};
+
+class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RequestExtractor> {
+ public:
+  RequestExtractor(const ApiEndpoint& endpoint, std::string_view body, const JsonViewStream& stream,
+                   RequestFacts& facts)
+      : endpoint_(endpoint),
+        body_(body),
+        stream_(stream),
+        facts_(facts),
+        rules_(&pathRulesFor(endpoint.kind, false)),
+        capture_writer_(capture_buffer_) {}
+
+  bool Null() {
+    const PathRole role = beginValue(rapidjson::kNullType);
+    if (capturing()) capture_writer_.Null();
+    if (role == PathRole::RpcId) rpc_.id = "null";
+    return true;
+  }
+  bool Bool(bool value) {
+    const PathRole role = beginValue(value ? rapidjson::kTrueType : rapidjson::kFalseType);
+    if (capturing()) capture_writer_.Bool(value);
+    if (role == PathRole::Stream) facts_.stream = value;
+    return true;
+  }
+  bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
+    const PathRole role = beginValue(rapidjson::kNumberType);
+    // Kept as written: re-emitting a parsed double could change its digits.
+    if (capturing()) capture_writer_.RawValue(str, len, rapidjson::kNumberType);
+    if (role == PathRole::RpcId) rpc_.id.assign(str, len);
+    return true;
+  }
+  // Only reached without kParseNumbersAsStringsFlag; values are not needed then.
+  bool Default() {
+    beginValue(rapidjson::kNumberType);
+    return true;
+  }
+  bool String(const char* str, rapidjson::SizeType len, bool);
+  bool Key(const char* str, rapidjson::SizeType len, bool) {
+    frames_[depth_ - 1].key.assign(str, len);
+    if (capturing()) capture_writer_.Key(str, len);
+    return true;
+  }
+  bool StartObject() { return startContainer(false); }
+  bool StartArray() { return startContainer(true); }
+  bool EndObject(rapidjson::SizeType) { return endContainer(false); }
+  bool EndArray(rapidjson::SizeType) { return endContainer(true); }
+
+  // After a successful parse: checks the root and fills what depends on the whole body.
+  Result<void> finish();
+
+ private:
+  std::span<const PathFrame> path() const { return {frames_.data(), depth_}; }
+  bool capturing() const { return capture_depth_ != kNoDepth; }
+  bool isMcp() const { return endpoint_.kind == ApiKind::McpJsonRpc; }
+  size_t rpcRequestDepth() const { return batch_ ? 1 : 0; }
+
+  PathRole beginValue(rapidjson::Type type);
+  bool startContainer(bool is_array);
+  bool endContainer(bool is_array);
+  void addText(std::string_view text);
+  PendingCall& pendingCall();
+  void finishCapture();
+  void finishCall();
+  void commitRpcRequest();
+
+  const ApiEndpoint& endpoint_;
+  std::string_view body_;
+  const JsonViewStream& stream_;  // the stream being parsed; outlives this handler
+  RequestFacts& facts_;
+  const CompiledPathRules* rules_;  // static tables: never dangles
+
+  std::vector<PathFrame> frames_;  // grows to the deepest nesting, frames reused after
+  size_t depth_ = 0;               // frames in use: the path length of the current value
+  uint8_t matched_owner_depth_ = 0;
+  rapidjson::Type root_type_ = rapidjson::kNullType;
+  bool batch_ = false;
+
+  size_t tree_depth_ = kNoDepth;  // path length of the subtree whose strings are all texts
+  size_t capture_depth_ = kNoDepth;
+  PathRole capture_role_ = PathRole::None;
+  rapidjson::StringBuffer capture_buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> capture_writer_;
+
+  PendingCall pending_;
+  RpcRequest rpc_;
+  RpcRequest selected_rpc_;
+  bool rpc_selected_ = false;
+};
+
+PathRole RequestExtractor::beginValue(rapidjson::Type type) {
+  if (depth_ == 0) {
+    root_type_ = type;
+  } else if (PathFrame& parent = frames_[depth_ - 1]; parent.is_index) {
+    parent.index = parent.elements++;
+  }
+  if (tree_depth_ != kNoDepth) return PathRole::Text;
+  if (depth_ == 0 || depth_ > rules_->deepest) return PathRole::None;
+  for (const CompiledPathRule& rule : rules_->rules) {
+    if (pathMatches(rule, path())) {
+      matched_owner_depth_ = rule.owner_depth;
+      return rule.role;
+    }
+  }
+  return PathRole::None;
+}
+
+bool RequestExtractor::String(const char* str, rapidjson::SizeType len, bool) {
+  const PathRole role = beginValue(rapidjson::kStringType);
+  const std::string_view value(str, len);
+  if (capturing()) capture_writer_.String(str, len);
+  switch (role) {
+    case PathRole::Model:
+      facts_.model.assign(value);
+      break;
+    case PathRole::Text:
+      addText(value);
+      break;
+    case PathRole::CallName:
+      pendingCall().call.name.assign(value);
+      break;
+    case PathRole::CallArgsString: {
+      addText(value);
+      PendingCall& call = pendingCall();
+      call.call.arguments_json.assign(value);
+      call.has_arguments = true;
+      break;
+    }
+    case PathRole::RpcMethod:
+      rpc_.method.assign(value);
+      break;
+    case PathRole::RpcId: {
+      const size_t end = stream_.Tell();
+      const size_t begin = stringTokenBegin(body_, end);
+      rpc_.id.assign(body_.substr(begin, end - begin));
+      break;
+    }
+    case PathRole::RpcToolName:
+      rpc_.tool.assign(value);
+      break;
+    default:
+      break;  // wrong-typed known fields (a string "stream") are skipped
+  }
+  return true;
+}
+
+bool RequestExtractor::startContainer(bool is_array) {
+  const PathRole role = beginValue(is_array ? rapidjson::kArrayType : rapidjson::kObjectType);
+  const bool captured_role = role == PathRole::CallArgsTree || role == PathRole::RpcArguments;
+  if (!capturing() && captured_role) {
+    capture_depth_ = depth_;
+    capture_role_ = role;
+    capture_buffer_.Clear();
+    capture_writer_.Reset(capture_buffer_);
+    if (role == PathRole::CallArgsTree) pendingCall();
+  }
+  if (capturing()) is_array ? capture_writer_.StartArray() : capture_writer_.StartObject();
+  if (tree_depth_ == kNoDepth && (captured_role || role == PathRole::TreeTexts)) {
+    tree_depth_ = depth_;
+  }
+  if (isMcp()) {
+    if (depth_ == 0 && is_array) {
+      batch_ = true;
+      rules_ = &pathRulesFor(endpoint_.kind, true);
+    } else if (!is_array && depth_ == rpcRequestDepth()) {
+      rpc_ = RpcRequest{};
+      if (batch_) rpc_.field_prefix = "[" + std::to_string(frames_[0].index) + "].";
+    }
+  }
+  if (frames_.size() == depth_) frames_.emplace_back();
+  PathFrame& frame = frames_[depth_++];
+  frame.is_index = is_array;
+  frame.index = 0;
+  frame.elements = 0;
+  frame.key.clear();
+  return true;
+}
+
+bool RequestExtractor::endContainer(bool is_array) {
+  --depth_;
+  if (capturing()) {
+    is_array ? capture_writer_.EndArray() : capture_writer_.EndObject();
+    if (depth_ == capture_depth_) finishCapture();
+  }
+  if (depth_ == tree_depth_) tree_depth_ = kNoDepth;
+  if (pending_.open && depth_ == pending_.owner_depth) finishCall();
+  if (isMcp() && !is_array && depth_ == rpcRequestDepth()) commitRpcRequest();
+  return true;
+}
+
+void RequestExtractor::addText(std::string_view text) {
+  TextField& field = facts_.texts.emplace_back();
+  appendPath(field.field, path());
+  field.text.assign(text);
+  field.raw_end = stream_.Tell();  // just past the closing quote
+  field.raw_begin = stringTokenBegin(body_, field.raw_end);
+}
+
+PendingCall& RequestExtractor::pendingCall() {
+  if (!pending_.open) {
+    pending_ = PendingCall{};
+    pending_.open = true;
+    pending_.owner_depth = matched_owner_depth_;
+    appendPath(pending_.call.field, path().first(std::min<size_t>(matched_owner_depth_, depth_)));
+  }
+  return pending_;
+}
+
+void RequestExtractor::finishCapture() {
+  std::string json(capture_buffer_.GetString(), capture_buffer_.GetSize());
+  if (capture_role_ == PathRole::CallArgsTree) {
+    pending_.call.arguments_json = std::move(json);
+    pending_.has_arguments = true;
+  } else {
+    rpc_.arguments_json = std::move(json);
+    rpc_.has_arguments = true;
+  }
+  capture_depth_ = kNoDepth;
+  capture_role_ = PathRole::None;
+}
+
+void RequestExtractor::finishCall() {
+  // A name without arguments is not a call (a Responses item naming something else).
+  if (pending_.has_arguments) facts_.tool_calls.push_back(std::move(pending_.call));
+  pending_ = PendingCall{};
+}
+
+void RequestExtractor::commitRpcRequest() {
+  const bool is_call = rpc_.method == "tools/call";
+  if (is_call) {
+    facts_.tool_calls.push_back(ToolCall{rpc_.tool, rpc_.has_arguments ? rpc_.arguments_json : "{}",
+                                         rpc_.field_prefix + "params"});
+  }
+  if (!rpc_selected_ || (is_call && selected_rpc_.method != "tools/call")) {
+    selected_rpc_ = std::move(rpc_);
+    rpc_selected_ = true;
+  }
+  rpc_ = RpcRequest{};
+}
+
+Result<void> RequestExtractor::finish() {
+  if (isMcp()) {
+    if (root_type_ != rapidjson::kObjectType && root_type_ != rapidjson::kArrayType) {
+      return makeError("bad_json", "a JSON-RPC body must be an object or an array");
+    }
+    facts_.mcp_arguments_json = "{}";
+    if (rpc_selected_) {
+      facts_.jsonrpc_method = std::move(selected_rpc_.method);
+      facts_.jsonrpc_id = std::move(selected_rpc_.id);
+      facts_.mcp_tool = std::move(selected_rpc_.tool);
+      if (selected_rpc_.has_arguments) {
+        facts_.mcp_arguments_json = std::move(selected_rpc_.arguments_json);
+      }
+    }
+  } else if (endpoint_.kind != ApiKind::None && root_type_ != rapidjson::kObjectType) {
+    return makeError("bad_json", "the request body must be a JSON object");
+  }
+  if (facts_.model.empty()) facts_.model = endpoint_.model_in_path;
+  if (endpoint_.stream_in_path) facts_.stream = true;
+  return {};
+}
+
+}  // namespace
+
+Result<RequestFacts> parseRequest(const ApiEndpoint& endpoint, std::string_view body) {
+  RequestFacts facts;
+  facts.endpoint = endpoint;
+  if (endpoint.kind == ApiKind::McpJsonRpc) facts.endpoint.provider = Provider::Mcp;
+  JsonViewStream stream(body);
+  RequestExtractor extractor(endpoint, body, stream, facts);
+  rapidjson::Reader reader;
+  const rapidjson::ParseResult parsed = reader.Parse<kSaxParseFlags>(stream, extractor);
+  if (parsed.IsError()) return badJsonError("the request body", parsed.Code(), parsed.Offset());
+  if (Result<void> checked = extractor.finish(); !checked) return checked.error();
+  return facts;
+}
+
+}  // namespace aiw::ai

@@ -1,0 +1,59 @@
+#include "listeners/rules_store.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/log.h"
+#include "filters/rule_evaluator/rules.h"
+#include "filters/snapshot_builder.h"
+#include "listeners/patterns_store.h"
+
+namespace aiw {
+
+std::string rulesFilePath(const std::string& state_dir) { return state_dir + "/rules.json"; }
+
+void applyStoredRules(Config& config, const std::string& state_dir) {
+  const std::string path = rulesFilePath(state_dir);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return;  // nothing stored: the usual
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    log::error("cannot read the stored rules; keeping the configured ones",
+               {{"path", path}, {"error", std::strerror(errno)}});
+    return;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (auto parsed = RuleSet::fromJson(text.str()); !parsed.ok()) {
+    log::error("invalid stored rules; keeping the configured ones",
+               {{"path", path}, {"errors", parsed.error().message}});
+    return;
+  }
+  config.rules_override_json = text.str();
+  log::info("stored rules applied", {{"path", path}});
+}
+
+Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_json) {
+  auto current = runtime.snapshot.get();
+  Config config = current->config;
+  config.rules_override_json = rules_json.value_or("");
+  auto next = buildSnapshot(std::move(config), current->generation + 1);
+  if (!next.ok()) return next.error();
+  const std::string path = rulesFilePath(runtime.state_dir);
+  if (rules_json) {
+    if (auto r = writeFileAtomically(path, *rules_json, 0600); !r.ok()) return r.error();
+  } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return makeError("io", "cannot remove " + path + ": " + std::strerror(errno));
+  }
+  runtime.snapshot.set(next.value());
+  log::info(rules_json ? "rules updated" : "rules reset to the configured ones",
+            {{"generation", std::to_string(next.value()->generation)}});
+  return {};
+}
+
+}  // namespace aiw

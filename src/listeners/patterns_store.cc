@@ -19,19 +19,25 @@ std::string patternsFilePath(const std::string& state_dir) {
   return state_dir + "/patterns.json";
 }
 
-void applyStoredPatterns(Config& config, const std::string& state_dir) {
-  const std::string path = patternsFilePath(state_dir);
+std::optional<std::string> readStoredFile(const std::string& path, std::string_view what) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return;  // nothing stored: the usual
+  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return std::nullopt;  // the usual
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    log::error("cannot read the stored patterns; keeping the configured lists",
+    log::error("cannot read the stored " + std::string(what) + "; keeping the configured ones",
                {{"path", path}, {"error", std::strerror(errno)}});
-    return;
+    return std::nullopt;
   }
   std::ostringstream text;
   text << in.rdbuf();
-  auto parsed = parsePatternsJson(text.str(), DefaultAction::Bypass);
+  return text.str();
+}
+
+void applyStoredPatterns(Config& config, const std::string& state_dir) {
+  const std::string path = patternsFilePath(state_dir);
+  auto text = readStoredFile(path, "patterns");
+  if (!text) return;
+  auto parsed = parsePatternsJson(*text, DefaultAction::Bypass);
   if (!parsed.errors.empty()) {
     std::string all;
     for (const auto& e : parsed.errors) all += (all.empty() ? "" : "; ") + e;

@@ -4,7 +4,9 @@
 // configured lists). Runs on the main thread only (admin server, reload), never concurrently.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/config.h"
 #include "core/result.h"
@@ -24,6 +26,10 @@ void applyStoredPatterns(Config& config, const std::string& state_dir);
 // publishes the snapshot. Errors: "no_domain_classifier", "config" (the build refused it),
 // "io" (the file could not be written: nothing changed).
 Result<void> replacePatterns(Runtime& runtime, const DomainClassifierConfig& patterns);
+
+// The content of a file the admin API stored in STATE_DIR; nullopt when there is none, or when it
+// cannot be read (logged with its path: the configured `what` stays in force).
+std::optional<std::string> readStoredFile(const std::string& path, std::string_view what);
 
 // Writes `content` to `path` via a temporary file in the same directory, fsynced, then renamed
 // over it, with `mode`: a crash leaves the old file or the new one, never half of one.

@@ -1,12 +1,9 @@
 #include "listeners/rules_store.h"
 
 #include <errno.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/log.h"
 #include "filters/rule_evaluator/rules.h"
@@ -19,22 +16,14 @@ std::string rulesFilePath(const std::string& state_dir) { return state_dir + "/r
 
 void applyStoredRules(Config& config, const std::string& state_dir) {
   const std::string path = rulesFilePath(state_dir);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return;  // nothing stored: the usual
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    log::error("cannot read the stored rules; keeping the configured ones",
-               {{"path", path}, {"error", std::strerror(errno)}});
-    return;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (auto parsed = RuleSet::fromJson(text.str()); !parsed.ok()) {
+  auto text = readStoredFile(path, "rules");
+  if (!text) return;
+  if (auto parsed = RuleSet::fromJson(*text); !parsed.ok()) {
     log::error("invalid stored rules; keeping the configured ones",
                {{"path", path}, {"errors", parsed.error().message}});
     return;
   }
-  config.rules_override_json = text.str();
+  config.rules_override_json = std::move(*text);
   log::info("stored rules applied", {{"path", path}});
 }
 

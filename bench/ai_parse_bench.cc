@@ -47,7 +47,10 @@ std::string jsonString(std::string_view text) {
 constexpr std::string_view kSystem =
     "You are a careful senior software engineer helping a colleague. Answer precisely, cite the "
     "relevant documentation when you can, and prefer small, reviewable changes.\nNever invent "
-    "APIs. When unsure, say so and propose how to find out.";
+    "APIs. When unsure, say so and propose how to find out.\nThe team works in Python 3.12 and "
+    "Postgres 16 on Kubernetes; services talk over HTTP/2 and a Kafka queue. Code review happens "
+    "in small pull requests, each with tests. Explain trade-offs briefly, and when a change is "
+    "risky, say how to roll it out behind a flag and how to roll it back.";
 
 constexpr std::string_view kProse[] = {
     "I have a service that reads orders from a queue and writes them to Postgres. Under load the "

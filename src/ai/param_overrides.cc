@@ -2,6 +2,9 @@
 // values swapped on the way and the missing ones appended. No DOM: numbers are copied as written
 // (RapidJSON 1.1's full-precision conversion misreads some, "0E62" among them) and nothing
 // recurses, however deep the body.
+// json_text.h first: it configures RapidJSON (SSE2) for the whole library.
+#include "ai/json_text.h"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -9,7 +12,6 @@
 #include <utility>
 #include <vector>
 
-#include "ai/json_text.h"
 #include "ai/request_facts.h"
 
 namespace aiw::ai {

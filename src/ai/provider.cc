@@ -1,10 +1,12 @@
 #include "ai/provider.h"
 
+// json_text.h first: it configures RapidJSON (SSE2) for the whole library.
+#include "ai/json_text.h"
+
 #include <rapidjson/reader.h>
 
 #include <array>
 
-#include "ai/json_text.h"
 
 namespace aiw::ai {
 

@@ -1,8 +1,10 @@
 #include "ai/provider_errors.h"
 
+// json_text.h first: it configures RapidJSON (SSE2) for the whole library.
+#include "ai/json_text.h"
+
 #include <rapidjson/document.h>
 
-#include "ai/json_text.h"
 #include "core/log.h"
 
 namespace aiw::ai {

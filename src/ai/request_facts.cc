@@ -1,7 +1,12 @@
-// parseRequest: one SAX pass over the body. Each value's path is matched against the API's
-// table (request_paths.cc); strings that matter are decoded by RapidJSON and located in the body
-// through the stream offset, so redactions can later rewrite exactly those tokens.
+// parseRequest: one SAX pass over an in-situ copy of the body. Each value's path is matched
+// against the API's table (request_paths.cc) incrementally: every frame keeps the rules still
+// possible, so most values cost a bit test. Strings are decoded in place by RapidJSON (its SSE2
+// paths on); only those that matter are copied out, and each is located in the body from its
+// position in the copy, so redactions can later rewrite exactly those tokens.
 #include "ai/request_facts.h"
+
+// json_text.h first: it configures RapidJSON (SSE2) for the whole library.
+#include "ai/json_text.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -11,7 +16,6 @@
 #include <span>
 #include <utility>
 
-#include "ai/json_text.h"
 #include "ai/request_paths.h"
 
 namespace aiw::ai {
@@ -41,14 +45,17 @@ struct PendingCall {
 
 class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RequestExtractor> {
  public:
-  RequestExtractor(const ApiEndpoint& endpoint, std::string_view body, const JsonViewStream& stream,
+  // `insitu` is the copy being parsed in situ; the strings reported point into it.
+  RequestExtractor(const ApiEndpoint& endpoint, std::string_view body, const char* insitu,
                    RequestFacts& facts)
       : endpoint_(endpoint),
         body_(body),
-        stream_(stream),
+        insitu_(insitu),
         facts_(facts),
         rules_(&pathRulesFor(endpoint.kind, false)),
-        capture_writer_(capture_buffer_) {}
+        capture_writer_(capture_buffer_) {
+    frames_.reserve(16);
+  }
 
   bool Null() {
     const PathRole role = beginValue(rapidjson::kNullType);
@@ -76,7 +83,10 @@ class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, 
   }
   bool String(const char* str, rapidjson::SizeType len, bool);
   bool Key(const char* str, rapidjson::SizeType len, bool) {
-    frames_[depth_ - 1].key.assign(str, len);
+    PathFrame& frame = frames_[depth_ - 1];
+    frame.key = std::string_view(str, len);
+    const uint32_t parent = depth_ >= 2 ? frames_[depth_ - 2].candidates : allCandidates(*rules_);
+    frame.candidates = parent == 0 ? 0 : narrowCandidates(*rules_, parent, depth_ - 1, false, frame.key);
     if (capturing()) capture_writer_.Key(str, len);
     return true;
   }
@@ -97,7 +107,12 @@ class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, 
   PathRole beginValue(rapidjson::Type type);
   bool startContainer(bool is_array);
   bool endContainer(bool is_array);
-  void addText(std::string_view text);
+  void addText(const char* str, size_t len);
+  // Offsets of the string token whose decoded value starts at `str` in the in-situ copy.
+  size_t tokenBegin(const char* str) const { return static_cast<size_t>(str - insitu_) - 1; }
+  size_t tokenEnd(const char* str, size_t len) const {
+    return stringTokenEnd(body_, static_cast<size_t>(str - insitu_), len);
+  }
   PendingCall& pendingCall();
   void finishCapture();
   void finishCall();
@@ -105,7 +120,7 @@ class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, 
 
   const ApiEndpoint& endpoint_;
   std::string_view body_;
-  const JsonViewStream& stream_;  // the stream being parsed; outlives this handler
+  const char* insitu_;  // the in-situ copy of body_ being parsed; outlives this handler
   RequestFacts& facts_;
   const CompiledPathRules* rules_;  // static tables: never dangles
 
@@ -134,14 +149,13 @@ PathRole RequestExtractor::beginValue(rapidjson::Type type) {
     parent.index = parent.elements++;
   }
   if (tree_depth_ != kNoDepth) return PathRole::Text;
-  if (depth_ == 0 || depth_ > rules_->deepest) return PathRole::None;
-  for (const CompiledPathRule& rule : rules_->rules) {
-    if (pathMatches(rule, path())) {
-      matched_owner_depth_ = rule.owner_depth;
-      return rule.role;
-    }
-  }
-  return PathRole::None;
+  if (depth_ == 0) return PathRole::None;
+  const uint32_t candidates = frames_[depth_ - 1].candidates;
+  if (candidates == 0) return PathRole::None;
+  const CompiledPathRule* rule = completedRule(*rules_, candidates, depth_);
+  if (rule == nullptr) return PathRole::None;
+  matched_owner_depth_ = rule->owner_depth;
+  return rule->role;
 }
 
 bool RequestExtractor::String(const char* str, rapidjson::SizeType len, bool) {
@@ -153,13 +167,13 @@ bool RequestExtractor::String(const char* str, rapidjson::SizeType len, bool) {
       facts_.model.assign(value);
       break;
     case PathRole::Text:
-      addText(value);
+      addText(str, len);
       break;
     case PathRole::CallName:
       pendingCall().call.name.assign(value);
       break;
     case PathRole::CallArgsString: {
-      addText(value);
+      addText(str, len);
       PendingCall& call = pendingCall();
       call.call.arguments_json.assign(value);
       call.has_arguments = true;
@@ -169,9 +183,8 @@ bool RequestExtractor::String(const char* str, rapidjson::SizeType len, bool) {
       rpc_.method.assign(value);
       break;
     case PathRole::RpcId: {
-      const size_t end = stream_.Tell();
-      const size_t begin = stringTokenBegin(body_, end);
-      rpc_.id.assign(body_.substr(begin, end - begin));
+      const size_t begin = tokenBegin(str);
+      rpc_.id.assign(body_.substr(begin, tokenEnd(str, len) - begin));
       break;
     }
     case PathRole::RpcToolName:
@@ -206,12 +219,18 @@ bool RequestExtractor::startContainer(bool is_array) {
       if (batch_) rpc_.field_prefix = "[" + std::to_string(frames_[0].index) + "].";
     }
   }
+  const uint32_t parent = depth_ >= 1 ? frames_[depth_ - 1].candidates : allCandidates(*rules_);
   if (frames_.size() == depth_) frames_.emplace_back();
-  PathFrame& frame = frames_[depth_++];
+  PathFrame& frame = frames_[depth_];
   frame.is_index = is_array;
   frame.index = 0;
   frame.elements = 0;
-  frame.key.clear();
+  frame.key = {};
+  // An array's frame matches "[]" segments; an object's is narrowed at each of its keys.
+  frame.candidates = is_array && parent != 0 && depth_ < rules_->deepest
+                         ? narrowCandidates(*rules_, parent, depth_, true, {})
+                         : 0;
+  ++depth_;
   return true;
 }
 
@@ -227,12 +246,12 @@ bool RequestExtractor::endContainer(bool is_array) {
   return true;
 }
 
-void RequestExtractor::addText(std::string_view text) {
+void RequestExtractor::addText(const char* str, size_t len) {
   TextField& field = facts_.texts.emplace_back();
   appendPath(field.field, path());
-  field.text.assign(text);
-  field.raw_end = stream_.Tell();  // just past the closing quote
-  field.raw_begin = stringTokenBegin(body_, field.raw_end);
+  field.text.assign(str, len);
+  field.raw_begin = tokenBegin(str);
+  field.raw_end = tokenEnd(str, len);  // just past the closing quote
 }
 
 PendingCall& RequestExtractor::pendingCall() {
@@ -305,10 +324,14 @@ Result<RequestFacts> parseRequest(const ApiEndpoint& endpoint, std::string_view 
   RequestFacts facts;
   facts.endpoint = endpoint;
   if (endpoint.kind == ApiKind::McpJsonRpc) facts.endpoint.provider = Provider::Mcp;
-  JsonViewStream stream(body);
-  RequestExtractor extractor(endpoint, body, stream, facts);
+  // Parsed in situ: strings decode in place in this copy (no copy per string), and RapidJSON's
+  // SIMD string scanning applies. The copy's offsets are the body's.
+  InsituCopy copy(body);
+  rapidjson::InsituStringStream stream(copy.data());
+  RequestExtractor extractor(endpoint, body, copy.data(), facts);
   rapidjson::Reader reader;
-  const rapidjson::ParseResult parsed = reader.Parse<kSaxParseFlags>(stream, extractor);
+  const rapidjson::ParseResult parsed =
+      reader.Parse<kSaxParseFlags | rapidjson::kParseInsituFlag>(stream, extractor);
   if (parsed.IsError()) return badJsonError("the request body", parsed.Code(), parsed.Offset());
   if (Result<void> checked = extractor.finish(); !checked) return checked.error();
   return facts;

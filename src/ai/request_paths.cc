@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <charconv>
+#include <cstdlib>
 
 namespace aiw::ai {
 
@@ -102,6 +105,7 @@ CompiledPathRule compile(const PathRule& rule) {
 
 CompiledPathRules compileAll(std::span<const PathRule> rules) {
   CompiledPathRules out;
+  if (rules.size() > CompiledPathRules::kMaxRules) std::abort();  // a table too big for the masks
   for (const PathRule& rule : rules) {
     out.rules.push_back(compile(rule));
     out.deepest = std::max(out.deepest, out.rules.back().segments.size());
@@ -138,23 +142,44 @@ const CompiledPathRules& pathRulesFor(ApiKind kind, bool batch) {
   return kNone;
 }
 
-bool pathMatches(const CompiledPathRule& rule, std::span<const PathFrame> path) {
-  if (rule.segments.size() != path.size()) return false;
-  for (size_t i = 0; i < path.size(); ++i) {
-    const CompiledPathRule::Segment& segment = rule.segments[i];
-    if (segment.is_index != path[i].is_index) return false;
-    if (!segment.is_index && segment.key != path[i].key) return false;
+uint32_t allCandidates(const CompiledPathRules& rules) {
+  const size_t n = rules.rules.size();
+  return n >= 32 ? ~uint32_t{0} : (uint32_t{1} << n) - 1;
+}
+
+uint32_t narrowCandidates(const CompiledPathRules& rules, uint32_t parent, size_t level,
+                          bool is_index, std::string_view key) {
+  uint32_t out = 0;
+  for (uint32_t left = parent; left != 0; left &= left - 1) {
+    const unsigned i = static_cast<unsigned>(std::countr_zero(left));
+    const std::vector<CompiledPathRule::Segment>& segments = rules.rules[i].segments;
+    if (level >= segments.size()) continue;
+    const CompiledPathRule::Segment& segment = segments[level];
+    if (segment.is_index != is_index) continue;
+    if (!is_index && segment.key != key) continue;
+    out |= uint32_t{1} << i;
   }
-  return true;
+  return out;
+}
+
+const CompiledPathRule* completedRule(const CompiledPathRules& rules, uint32_t candidates,
+                                      size_t length) {
+  for (uint32_t left = candidates; left != 0; left &= left - 1) {
+    const CompiledPathRule& rule = rules.rules[static_cast<size_t>(std::countr_zero(left))];
+    if (rule.segments.size() == length) return &rule;
+  }
+  return nullptr;
 }
 
 void appendPath(std::string& out, std::span<const PathFrame> path) {
   bool first = true;
   for (const PathFrame& frame : path) {
     if (frame.is_index) {
-      out += '[';
-      out += std::to_string(frame.index);
-      out += ']';
+      char digits[24];
+      digits[0] = '[';
+      char* end = std::to_chars(digits + 1, digits + sizeof digits - 1, frame.index).ptr;
+      *end++ = ']';
+      out.append(digits, end);
     } else {
       if (!first) out += '.';
       out += frame.key;

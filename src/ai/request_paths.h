@@ -14,12 +14,17 @@
 
 namespace aiw::ai {
 
-// One level of the path to the current JSON value: a member name or an array index.
+// One level of the path to the current JSON value: a member name or an array index, with the
+// rules still possible at this level (so matching a value is a bit test, not a path walk).
 struct PathFrame {
   bool is_index = false;
   size_t index = 0;     // of the current element, when is_index
   size_t elements = 0;  // elements begun so far, when is_index
-  std::string key;      // reused between siblings, so walking a body allocates little
+  // The current member's name: a view into the buffer being parsed (in situ), valid while the
+  // parse runs; nothing is copied per member.
+  std::string_view key;
+  // Bit i: rule i's pattern matches the path up to and including this frame.
+  uint32_t candidates = 0;
 };
 
 // What a value at a matched path means.
@@ -60,6 +65,7 @@ struct CompiledPathRule {
 };
 
 struct CompiledPathRules {
+  static constexpr size_t kMaxRules = 32;  // candidate sets are 32-bit masks
   std::vector<CompiledPathRule> rules;
   size_t deepest = 0;  // the most frames any rule spans: deeper values need no matching
 };
@@ -68,8 +74,17 @@ struct CompiledPathRules {
 // `batch` selects the rules of a batch's elements ("[].method").
 const CompiledPathRules& pathRulesFor(ApiKind kind, bool batch);
 
-// True when the path (frames, outermost first) is exactly the rule's pattern.
-bool pathMatches(const CompiledPathRule& rule, std::span<const PathFrame> path);
+// Every rule of `rules` as a candidate set (the candidates of the root, before any frame).
+uint32_t allCandidates(const CompiledPathRules& rules);
+
+// The candidates among `parent` (those matching the path's first `level` frames) whose segment
+// `level` also matches a frame that is an index (`is_index`) or the member `key`.
+uint32_t narrowCandidates(const CompiledPathRules& rules, uint32_t parent, size_t level,
+                          bool is_index, std::string_view key);
+
+// The first rule among `candidates` whose pattern is exactly `length` frames long, or null.
+const CompiledPathRule* completedRule(const CompiledPathRules& rules, uint32_t candidates,
+                                      size_t length);
 
 // Appends the readable form of `path` ("messages[1].content[0].text") to `out`.
 void appendPath(std::string& out, std::span<const PathFrame> path);

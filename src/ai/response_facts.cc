@@ -2,17 +2,48 @@
 // only the few members that matter are touched.
 #include "ai/response_facts.h"
 
+// json_text.h first: it configures RapidJSON (SSE2) for the whole library.
+#include "ai/json_text.h"
+
 #include <rapidjson/document.h>
 
 #include <span>
 
-#include "ai/json_text.h"
 
 namespace aiw::ai {
 
 namespace {
 
 using rapidjson::Value;
+
+// Answers and events are small and read once: the DOM is built in situ (strings stay in the
+// copy, RapidJSON's SIMD scanning applies) over arenas on the stack, so a typical answer costs
+// one allocation (the copy) instead of a 64 KiB pool chunk and a string copy per value. Larger
+// ones spill to the heap as usual.
+class ParsedJson {
+ public:
+  explicit ParsedJson(std::string_view json)
+      : copy_(json),
+        pool_(pool_buffer_, sizeof pool_buffer_),
+        stack_pool_(stack_buffer_, sizeof stack_buffer_),
+        doc_(&pool_, sizeof stack_buffer_ / 2, &stack_pool_) {
+    doc_.ParseInsitu<kDomParseFlags>(copy_.data());
+  }
+  ParsedJson(const ParsedJson&) = delete;
+  ParsedJson& operator=(const ParsedJson&) = delete;
+  using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                                              rapidjson::MemoryPoolAllocator<>>;
+  const Document& doc() const { return doc_; }
+
+ private:
+  using Pool = rapidjson::MemoryPoolAllocator<>;
+  InsituCopy copy_;
+  alignas(16) char pool_buffer_[4096];
+  alignas(16) char stack_buffer_[1024];
+  Pool pool_;
+  Pool stack_pool_;
+  Document doc_;
+};
 
 // Checked accessors: a member of an unexpected type reads as absent, never asserts.
 const Value* member(const Value* object, const char* name) {
@@ -192,9 +223,8 @@ void readDocument(const ApiEndpoint& endpoint, const Value& root, bool chunk, Re
 }  // namespace
 
 Result<ResponseFacts> parseResponse(const ApiEndpoint& endpoint, std::string_view body) {
-  rapidjson::Document doc;
-  JsonViewStream stream(body);
-  doc.ParseStream<kDomParseFlags>(stream);
+  const ParsedJson parsed(body);
+  const auto& doc = parsed.doc();
   if (doc.HasParseError()) {
     return badJsonError("the response body", doc.GetParseError(), doc.GetErrorOffset());
   }
@@ -214,9 +244,8 @@ std::string StreamDecoder::onEvent(const SseEvent& event) {
   const size_t first = event.data.find_first_not_of(" \t\r\n");
   // "[DONE]" and other non-JSON data are common enough to skip without a parse attempt.
   if (first == std::string::npos || event.data[first] != '{') return {};
-  rapidjson::Document doc;
-  JsonViewStream stream(event.data);
-  doc.ParseStream<kDomParseFlags>(stream);
+  const ParsedJson parsed(event.data);
+  const auto& doc = parsed.doc();
   if (doc.HasParseError()) return {};
   std::string text;
   readDocument(endpoint_, doc, /*chunk=*/true, facts_, text);

@@ -21,8 +21,6 @@ constexpr std::string_view kRulePrefix = "rule:";
 // Between two texts joined for one scan: a line break and a NUL, which no word, number or
 // whitespace run of a detector spans.
 constexpr std::string_view kFieldSeparator("\n\0\n", 3);
-// A non-streamed JSON answer is kept up to this size to read its token usage at the end.
-constexpr size_t kMaxUsageBodyBytes = 1 << 20;
 
 // Hyperscan scratch is per thread: each worker scans with its own, without locks. The admin
 // thread never scans.
@@ -106,13 +104,25 @@ class PatternMatcherFilter : public StreamFilter {
       startResponseScan(s);
       if (s.endpoint.known()) startSseDecoding(s);
     } else if (isScannableContentType(type)) {
+      if (s.endpoint.known()) {
+        // A non-streamed API answer arrives at once anyway: held whole (bounded by
+        // max_inspect_body_bytes), it is scanned in one call, and a rule that blocks it can still
+        // answer with a proper error instead of cutting a response already sent.
+        whole_response_ = true;
+        return Verdict::needMoreData();
+      }
       startResponseScan(s);
-      if (s.endpoint.known()) usage_body_.emplace();
     }
     return Verdict::next();
   }
 
   Verdict onResponseBody(StreamInfo& s, Buffer& chunk, bool end_stream) override {
+    if (whole_response_) {
+      if (!end_stream) return Verdict::needMoreData();
+      whole_response_ = false;
+      if (auto r = scanWholeResponse(s, chunk.view()); !r.ok()) return scanFailed(s, r.error(), 502);
+      return Verdict::next();
+    }
     if (!stream_) return Verdict::next();
     std::string_view bytes = chunk.view();
     Result<void> r;
@@ -121,11 +131,6 @@ class PatternMatcherFilter : public StreamFilter {
       if (r.ok() && sse_error_) r = *sse_error_;
     } else {
       r = scanResponseText(s, bytes);
-      if (usage_body_ && usage_body_->size() + bytes.size() <= kMaxUsageBodyBytes) {
-        usage_body_->append(bytes);
-      } else {
-        usage_body_.reset();  // too large to keep for its usage: the body itself is not held
-      }
     }
     if (r.ok() && end_stream) r = finishResponse(s);
     if (!r.ok()) return scanFailed(s, r.error(), 502);
@@ -195,6 +200,17 @@ class PatternMatcherFilter : public StreamFilter {
     relaxedAdd(factory_.responses_scanned, 1);
   }
 
+  Result<void> scanWholeResponse(StreamInfo& s, std::string_view body) {
+    s.response_scanned = true;
+    relaxedAdd(factory_.responses_scanned, 1);
+    hits_.clear();
+    if (auto r = workerScratch().scanBlock(*factory_.database(), body, hits_); !r.ok()) return r;
+    relaxedAdd(factory_.bytes_scanned, body.size());
+    recordHits(*factory_.database(), hits_, s, "response", SIZE_MAX, /*response=*/true, factory_);
+    if (auto facts = ai::parseResponse(s.endpoint, body); facts.ok()) s.usage = facts->usage;
+    return {};
+  }
+
   // SSE of a known API: each event's generated text goes to the one stream scan, so a match
   // split across events is still found.
   void startSseDecoding(StreamInfo& s) {
@@ -220,11 +236,7 @@ class PatternMatcherFilter : public StreamFilter {
     if (sse_) sse_->finish();
     if (auto r = stream_->finish(hits_); !r.ok()) return r;
     recordHits(*factory_.database(), hits_, s, "response", SIZE_MAX, /*response=*/true, factory_);
-    if (decoder_) {
-      s.usage = decoder_->facts().usage;
-    } else if (usage_body_) {
-      if (auto facts = ai::parseResponse(s.endpoint, *usage_body_); facts.ok()) s.usage = facts->usage;
-    }
+    if (decoder_) s.usage = decoder_->facts().usage;
     stream_.reset();
     return {};
   }
@@ -252,7 +264,7 @@ class PatternMatcherFilter : public StreamFilter {
   std::optional<ai::StreamDecoder> decoder_;
   std::optional<SseParser> sse_;
   std::optional<Error> sse_error_;
-  std::optional<std::string> usage_body_;
+  bool whole_response_ = false;  // holding a non-streamed API answer to scan it whole
 };
 
 // ---- building ----------------------------------------------------------------------------

@@ -6,9 +6,12 @@
 // over the texts the AI provider format carries (message contents, system prompts, tool
 // arguments and results, src/ai) when the API is known, else over the raw body when it is text
 // (JSON, text/*, form data). Binary bodies are not scanned.
-// Response side: never held; scanned in stream mode chunk by chunk as it goes downstream. An SSE
-// stream of a known API is decoded event by event and the generated text is scanned as one
-// stream, so a secret split across two events is found; other text bodies are scanned raw.
+// Response side: an SSE stream is never held: it is scanned in stream mode chunk by chunk as it
+// goes downstream; for a known API it is decoded event by event and the generated text is
+// scanned as one stream, so a secret split across two events is found. A non-streamed answer of
+// a known API (JSON, sent at once by the origin anyway) is held whole, scanned in one call and
+// its token usage read, so a rule that blocks it answers with a proper error. Other text bodies
+// are scanned raw in stream mode as they pass.
 //
 // Every rule's match_pattern (ChainBuildState) is compiled into the same database as detector
 // "rule:<name>"; their hits go to StreamInfo::{request,response}_pattern_rules, not detections.

@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "ai_test_helpers.h"
 
@@ -394,6 +398,149 @@ TEST_CASE("survives nesting far deeper than any request without recursion") {
 
   auto unclosed = parseRequest(endpointOf(ApiKind::McpJsonRpc), std::string(depth, '{'));
   CHECK_FALSE(unclosed.ok());
+}
+
+TEST_CASE("locates tokens ending in escaped quotes and backslashes") {
+  // Each content ends with an escape right before the closing quote; the last ones also start
+  // with escapes, so the decoded length lands inside an escape run.
+  const std::string body =
+      R"({"messages":[{"role":"user","content":"a\""},{"role":"user","content":"b\\"},)"
+      R"({"role":"user","content":"\\\""},{"role":"user","content":"\"\\\"\\"},)"
+      R"({"role":"user","content":""},{"role":"user","content":"\\\\\\\\"},)"
+      R"({"role":"user","content":"\ud83d\ude00\""},{"role":"user","content":"\u0022\u005c"}]})";
+  auto facts = parseRequest(endpointOf(ApiKind::OpenAiChatCompletions), body);
+  REQUIRE(facts.ok());
+  REQUIRE(facts->texts.size() == 8);
+  CHECK(facts->texts[0].text == "a\"");
+  CHECK(facts->texts[1].text == "b\\");
+  CHECK(facts->texts[2].text == "\\\"");
+  CHECK(facts->texts[3].text == "\"\\\"\\");
+  CHECK(facts->texts[4].text.empty());
+  CHECK(facts->texts[5].text == "\\\\\\\\");
+  CHECK(facts->texts[6].text == "\xF0\x9F\x98\x80\"");
+  CHECK(facts->texts[7].text == "\"\\");
+  for (const TextField& text : facts->texts) {
+    CHECK(body[text.raw_begin] == '"');
+    CHECK(body[text.raw_end - 1] == '"');
+    CHECK(body[text.raw_end] == '}');
+  }
+  checkOffsetsRoundTrip(body, *facts);
+}
+
+TEST_CASE("locates every token of randomly escaped texts") {
+  // Each character written plainly or as an escape (\uXXXX, \/, surrogate pairs), at random.
+  uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  const std::string alphabet = "ab \"\\/\n\t{}[]:,";
+  for (int round = 0; round < 200; ++round) {
+    std::string body = R"({"model":"m","messages":[)";
+    std::vector<std::string> expected;
+    const size_t count = 1 + next() % 4;
+    for (size_t m = 0; m < count; ++m) {
+      std::string raw;
+      std::string decoded;
+      const size_t length = next() % 12;
+      for (size_t i = 0; i < length; ++i) {
+        if (next() % 8 == 0) {  // U+1F600 as a surrogate pair, or as raw UTF-8
+          raw += next() % 2 ? "\\ud83d\\ude00" : "\xF0\x9F\x98\x80";
+          decoded += "\xF0\x9F\x98\x80";
+          continue;
+        }
+        const char c = alphabet[next() % alphabet.size()];
+        decoded += c;
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+        if (next() % 3 == 0) {
+          raw += escaped;
+        } else if (c == '"' || c == '\\') {
+          raw += '\\';
+          raw += c;
+        } else if (c == '\n') {
+          raw += "\\n";
+        } else if (c == '\t') {
+          raw += "\\t";
+        } else if (c == '/' && next() % 2) {
+          raw += "\\/";
+        } else {
+          raw += c;
+        }
+      }
+      if (m > 0) body += ',';
+      body += R"({"role":"user","content":")" + raw + R"("})";
+      expected.push_back(decoded);
+    }
+    body += "]}";
+    INFO("body " << body);
+    auto facts = parseRequest(endpointOf(ApiKind::OpenAiChatCompletions), body);
+    REQUIRE(facts.ok());
+    REQUIRE(facts->texts.size() == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) CHECK(facts->texts[i].text == expected[i]);
+    checkOffsetsRoundTrip(body, *facts);
+  }
+}
+
+TEST_CASE("matches member names written with escapes") {
+  const std::string body =
+      R"({"mod\u0065l":"gpt-4o","messages":[{"role":"user","con\u0074ent":"hi \"there\""}]})";
+  auto facts = parseRequest(endpointOf(ApiKind::OpenAiChatCompletions), body);
+  REQUIRE(facts.ok());
+  CHECK(facts->model == "gpt-4o");
+  CHECK(textOf(*facts, "messages[0].content") == "hi \"there\"");
+  checkOffsetsRoundTrip(body, *facts);
+}
+
+TEST_CASE("keeps an escaped MCP string id exactly as written") {
+  auto facts = parseRequest(endpointOf(ApiKind::McpJsonRpc),
+                            R"({"jsonrpc":"2.0","id":"a\"b\\","method":"tools/call"})");
+  REQUIRE(facts.ok());
+  CHECK(facts->jsonrpc_id == R"("a\"b\\")");
+  CHECK(facts->jsonrpc_method == "tools/call");
+}
+
+TEST_CASE("reads only the given bytes of a body that is not NUL-terminated") {
+  const std::string body = R"({"messages":[{"role":"user","content":"end\\"}]})";
+  // The bytes after the view would continue the last string if they were read.
+  const std::string buffer = body + R"(more text"}]} trailing)";
+  auto facts = parseRequest(endpointOf(ApiKind::OpenAiChatCompletions),
+                            std::string_view(buffer).substr(0, body.size()));
+  REQUIRE(facts.ok());
+  REQUIRE(facts->texts.size() == 1);
+  CHECK(facts->texts[0].text == "end\\");
+  CHECK(facts->texts[0].raw_end == body.size() - 3);
+  checkOffsetsRoundTrip(body, *facts);
+
+  // Cut inside a string: refused, never read past the view.
+  auto cut = parseRequest(endpointOf(ApiKind::OpenAiChatCompletions),
+                          std::string_view(buffer).substr(0, body.size() - 5));
+  CHECK_FALSE(cut.ok());
+}
+
+TEST_CASE("refuses NUL bytes inside strings and between tokens") {
+  const ApiEndpoint chat = endpointOf(ApiKind::OpenAiChatCompletions);
+  for (const std::string& bad :
+       {std::string("{\"messages\":[{\"content\":\"a\0b\"}]}", 32),
+        std::string("{\"model\":\0\"m\"}", 14), std::string("\0{}", 3)}) {
+    auto facts = parseRequest(chat, bad);
+    REQUIRE_FALSE(facts.ok());
+    CHECK(facts.error().code == "bad_json");
+  }
+}
+
+TEST_CASE("parses long texts of every length around the SIMD block size") {
+  for (size_t length = 0; length < 80; ++length) {
+    for (const char* tail : {"", "\\\"", "\\\\"}) {
+      const std::string text = std::string(length, 'x') + tail;
+      const std::string body = R"({"messages":[{"role":"user","content":")" + text + R"("}]})";
+      auto facts = parseRequest(endpointOf(ApiKind::OpenAiChatCompletions), body);
+      REQUIRE(facts.ok());
+      REQUIRE(facts->texts.size() == 1);
+      CHECK(facts->texts[0].text.size() == length + (*tail ? 1 : 0));
+      checkOffsetsRoundTrip(body, *facts);
+    }
+  }
 }
 
 TEST_CASE("parses a body of an unknown API as plain JSON with nothing extracted") {

@@ -215,17 +215,38 @@ TEST_CASE("a log rule reports a streamed detection once and lets the stream thro
   CHECK(ex.info.rule == "watch");
 }
 
+TEST_CASE("a non-streamed answer is held whole, so a block answers instead of cutting it") {
+  Exchange ex(guardrails(kBlockSecrets));
+  REQUIRE(ex.request(chatBody("my key?")).action == Action::Continue);
+  CHECK(ex.responseHead("application/json").action == Action::NeedMoreData);
+  std::string answer = std::string(R"({"choices":[{"message":{"content":"it is )") + kKey +
+                       R"("}}],"usage":{"prompt_tokens":3,"completion_tokens":5}})";
+  CHECK(ex.responseChunk(answer.substr(0, 40)).action == Action::NeedMoreData);
+  CHECK(ex.responseChunk(answer.substr(40)).action == Action::NeedMoreData);
+  Verdict v = ex.responseChunk("", true);
+  CHECK(v.action == Action::Block);
+  CHECK(v.reason == "no credentials");
+  CHECK(ex.downstream.empty());
+  CHECK(ex.info.usage.output_tokens == 5);
+
+  Exchange clean(guardrails(kBlockSecrets));
+  REQUIRE(clean.request(chatBody("hi")).action == Action::Continue);
+  CHECK(clean.responseHead("application/json").action == Action::NeedMoreData);
+  CHECK(clean.responseChunk(R"({"choices":[]})", true).action == Action::Continue);
+  CHECK(clean.downstream == R"({"choices":[]})");
+}
+
 TEST_CASE("a response_override replaces the response body and its type") {
   Exchange ex(guardrails("      - {name: mask, action: modify, match_path: '/v1/*', "
                          "response_override: {status: masked}}\n"));
   REQUIRE(ex.request(chatBody("hi")).action == Action::Continue);
   CHECK(ex.responseHead("text/plain").action == Action::NeedMoreData);
-  CHECK(*ex.response_headers.find("content-type") == "application/json");
   // The held head waits for the whole (replaced) body; nothing of the origin's goes out.
   CHECK(ex.responseChunk("secret origin text").action == Action::NeedMoreData);
   Verdict end = ex.responseChunk("", true);
   CHECK_MESSAGE(end.action == Action::Continue, end.reason);
   CHECK(ex.downstream == R"({"status":"masked"})");
+  CHECK(*ex.response_headers.find("content-type") == "application/json");
 }
 
 TEST_CASE("streamed token usage is recorded") {

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <set>
 
 #include "core/config_loader.h"
 #include "core/log.h"
@@ -109,6 +110,10 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
       return json(405, jsonError("method_not_allowed", "use GET or PUT"));
     }
     return patterns(req);
+  }
+  if (req.path == "/proxy/v1/filters") {
+    if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
+    return filters();
   }
   if (req.path == "/proxy/v1/rules") {
     if (!only("GET") && !only("PUT")) {
@@ -302,6 +307,76 @@ AdminResponse AdminRoutes::metricsJson() const {
   return json(200, std::move(b));
 }
 
+// The chain in order: each stage's verdict counters and its own stats (SPEC §7).
+AdminResponse AdminRoutes::filters() const {
+  auto snap = runtime_.snapshot.get();
+  std::string b = "{\"generation\":" + std::to_string(snap->generation) + ",\"filters\":[";
+  if (snap->chain) {
+    bool first = true;
+    for (const auto& entry : snap->chain->entries()) {
+      FilterCounterValues c = entry.counters();
+      b += first ? "{" : ",{";
+      first = false;
+      b += "\"name\":\"";
+      appendJsonEscaped(b, entry.name());
+      b += "\",\"file\":\"";
+      appendJsonEscaped(b, entry.file());
+      b += "\",\"line\":" + std::to_string(entry.line());
+      b += ",\"counters\":{\"invocations\":" + std::to_string(c.invocations) +
+           ",\"continues\":" + std::to_string(c.continues) +
+           ",\"blocks\":" + std::to_string(c.blocks) +
+           ",\"bypasses\":" + std::to_string(c.bypasses) +
+           ",\"need_more_data\":" + std::to_string(c.need_more_data) +
+           ",\"over_limit\":" + std::to_string(c.over_limit) + "},\"stats\":{";
+      bool first_stat = true;
+      for (const FilterStat& st : entry.factory().stats()) {
+        b += first_stat ? "\"" : ",\"";
+        first_stat = false;
+        appendJsonEscaped(b, st.name);
+        b += "\":" + std::to_string(st.value);
+      }
+      b += "}}";
+    }
+  }
+  return json(200, b + "]}");
+}
+
+// Per stage: verdict counters labelled by filter and result; then every filter's own stats as
+// aiwarden_<filter>_<thing> (counters get _total).
+void AdminRoutes::appendFilterMetrics(std::string& b) const {
+  auto snap = runtime_.snapshot.get();
+  if (!snap->chain) return;
+  b += "# HELP aiwarden_filter_calls_total filter phase calls by verdict\n"
+       "# TYPE aiwarden_filter_calls_total counter\n";
+  std::string stats;
+  std::set<std::string> typed;  // one TYPE line per name; stages are told apart by a label
+  size_t stage = 0;
+  for (const auto& entry : snap->chain->entries()) {
+    ++stage;
+    FilterCounterValues c = entry.counters();
+    const std::pair<const char*, uint64_t> results[] = {
+        {"continue", c.continues}, {"block", c.blocks},         {"bypass", c.bypasses},
+        {"need_more_data", c.need_more_data}, {"over_limit", c.over_limit}};
+    for (const auto& [result, value] : results) {
+      b += "aiwarden_filter_calls_total{filter=\"" + entry.name() + "\",result=\"" + result +
+           "\"} " + std::to_string(value) + "\n";
+    }
+    for (const FilterStat& st : entry.factory().stats()) {
+      std::string name = "aiwarden_" + st.name;
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      if (!st.gauge) name += "_total";
+      if (typed.insert(name).second) {
+        stats += "# TYPE " + name + (st.gauge ? " gauge\n" : " counter\n");
+      }
+      stats += name + "{stage=\"" + std::to_string(stage) + "\"} " + std::to_string(st.value) +
+               "\n";
+    }
+  }
+  b += stats;
+}
+
 AdminResponse AdminRoutes::metricsPrometheus() const {
   auto t = runtime_.metrics.totals();
   std::string b;
@@ -352,6 +427,7 @@ AdminResponse AdminRoutes::metricsPrometheus() const {
     counter("tls_leaf_mint_failures_total", "leaf mints that failed", lc.mintFailures());
     gauge("tls_leaf_cache_size", "leaves in the cache", lc.size());
   }
+  appendFilterMetrics(b);
   b += "# HELP aiwarden_latency_seconds exchange latency\n# TYPE aiwarden_latency_seconds histogram\n";
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {

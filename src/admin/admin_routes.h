@@ -54,6 +54,8 @@ class AdminRoutes {
   AdminResponse metricsPrometheus() const;
   AdminResponse patterns(const AdminRequest& req);
   AdminResponse rules(const AdminRequest& req);
+  AdminResponse filters() const;
+  void appendFilterMetrics(std::string& out) const;
   AdminResponse reset();
   AdminResponse proxyPac(const AdminRequest& req) const;
 

@@ -174,6 +174,7 @@ struct PeekLimits {
 struct FilterStat {
   std::string name;
   uint64_t value = 0;
+  bool gauge = false;  // a level (rules loaded), not a count that only grows
 };
 
 // One per filters.d file; immutable after load, shared by all workers.

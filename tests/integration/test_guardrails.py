@@ -249,6 +249,28 @@ class GuardrailsTest(ProxyTestCase):
         self.assertFalse(out["ok"], out)
         self.assertIn(BLOCK_REASON, out["message"])
 
+    # -- what the admin API shows ---------------------------------------------------------------
+    def test_the_filters_route_and_metrics_show_the_guardrails_counters(self):
+        self.put_rules(BLOCK_SECRETS)
+        self.assertEqual(self.curl_chat({"model": "gpt-4o", "messages": [
+            {"role": "user", "content": "key %s" % AWS_KEY}]}).status, 403)
+        r = self.proxy.admin("GET", "/proxy/v1/filters")
+        self.assertEqual(r.status, 200, r.body)
+        stages = r.json()["filters"]
+        self.assertEqual([f["name"] for f in stages], ["tls_inspector", "domain_classifier",
+                                                      "chatty_bypass", "pattern_matcher",
+                                                      "rule_evaluator"])
+        pm, re_ = stages[3], stages[4]
+        self.assertGreaterEqual(pm["stats"]["pattern_matcher.requests_scanned"], 1)
+        self.assertGreaterEqual(pm["stats"]["pattern_matcher.detections"], 1)
+        self.assertGreaterEqual(re_["stats"]["rule_evaluator.blocked"], 1)
+        self.assertGreaterEqual(re_["counters"]["blocks"], 1)
+        self.assertEqual(re_["stats"]["rule_evaluator.rules"], 1)
+        text = self.proxy.admin("GET", "/metrics").body.decode()
+        self.assertRegex(text, r'(?m)^aiwarden_pattern_matcher_requests_scanned_total\{stage="4"\} [1-9]')
+        self.assertRegex(text, r'(?m)^aiwarden_filter_calls_total\{filter="rule_evaluator",result="block"\} [1-9]')
+        self.assertIn("# TYPE aiwarden_rule_evaluator_rules gauge", text)
+
     # -- the rules API -------------------------------------------------------------------------
     def test_an_invalid_ruleset_is_refused_whole_with_every_error_listed(self):
         self.put_rules(LOG_SECRETS)

@@ -302,7 +302,7 @@ std::vector<FilterStat> RuleEvaluatorFactory::stats() const {
           {"rule_evaluator.modified", get(modified)},
           {"rule_evaluator.logged", get(logged)},
           {"rule_evaluator.responses_blocked", get(responses_blocked)},
-          {"rule_evaluator.rules", rules_->rules().size()}};
+          {"rule_evaluator.rules", rules_->rules().size(), /*gauge=*/true}};
 }
 
 Result<std::shared_ptr<FilterFactory>> buildRuleEvaluator(FilterBuildContext& ctx) {

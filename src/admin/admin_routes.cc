@@ -1,5 +1,6 @@
 #include "admin/admin_routes.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "filters/chain.h"
 #include "filters/domain_classifier/patterns_json.h"
 #include "filters/domain_classifier/proxy_pac.h"
+#include "filters/reporter/reporter.h"
 #include "filters/rule_evaluator/rule_evaluator.h"
 #include "tls/interception_context.h"
 #include "tls/leaf_cache.h"
@@ -114,6 +116,10 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
   if (req.path == "/proxy/v1/filters") {
     if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
     return filters();
+  }
+  if (req.path == "/proxy/v1/events") {
+    if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
+    return events(req);
   }
   if (req.path == "/proxy/v1/rules") {
     if (!only("GET") && !only("PUT")) {
@@ -447,6 +453,45 @@ AdminResponse AdminRoutes::metricsPrometheus() const {
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(b);
   return r;
+}
+
+// GET /proxy/v1/events?limit=N: the newest N events of the reporter's ring, oldest first
+// (newest last). N defaults to 100 and may not exceed the ring's size.
+AdminResponse AdminRoutes::events(const AdminRequest& req) const {
+  constexpr size_t kDefaultLimit = 100;
+  const Reporter* reporter = runtime_.reporter.get();
+  const size_t ring = reporter != nullptr ? reporter->ringCapacity() : 0;
+  size_t limit = kDefaultLimit;
+  std::string_view query = req.query;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.substr(0, 6) != "limit=") continue;
+    std::string_view digits = param.substr(6);
+    bool valid = !digits.empty() && digits.size() <= 9;
+    uint64_t n = 0;
+    for (char c : digits) {
+      valid = valid && c >= '0' && c <= '9';
+      if (valid) n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!valid || n == 0 || n > std::max<size_t>(ring, 1)) {
+      return json(400, jsonError("bad_limit", "limit must be a whole number from 1 to " +
+                                                  std::to_string(std::max<size_t>(ring, 1))));
+    }
+    limit = static_cast<size_t>(n);
+  }
+  std::string b = "{\"events\":[";
+  if (reporter != nullptr) {
+    bool first = true;
+    for (const std::string& e : reporter->recent(limit)) {
+      if (!first) b += ',';
+      first = false;
+      b += e;
+    }
+  }
+  b += "]}";
+  return json(200, std::move(b));
 }
 
 }  // namespace aiw

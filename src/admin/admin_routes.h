@@ -55,6 +55,7 @@ class AdminRoutes {
   AdminResponse patterns(const AdminRequest& req);
   AdminResponse rules(const AdminRequest& req);
   AdminResponse filters() const;
+  AdminResponse events(const AdminRequest& req) const;
   void appendFilterMetrics(std::string& out) const;
   AdminResponse reset();
   AdminResponse proxyPac(const AdminRequest& req) const;

@@ -14,6 +14,7 @@
 namespace aiw {
 
 struct InterceptionContext;  // tls/interception_context.h
+class Reporter;              // filters/reporter/reporter.h
 class TlsClientContext;      // tls/tls_context.h
 
 struct Runtime {
@@ -35,6 +36,10 @@ struct Runtime {
   // upstream TLS connection is made.
   std::atomic<std::shared_ptr<const TlsClientContext>> upstream_tls;
   std::string ca_pem;  // the interception CA certificate, for GET /ca.pem
+  // The reporting service (queue, thread, sinks, recent events): created at start-up before the
+  // first snapshot, shared with every snapshot's reporter stage, shut down (flushed) last, after
+  // the workers have stopped. Set once before any thread reads it; thread-safe itself.
+  std::shared_ptr<Reporter> reporter;
 };
 
 }  // namespace aiw

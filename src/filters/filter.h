@@ -61,6 +61,12 @@ struct ConnectionInfo {
   TrafficClass traffic_class = TrafficClass::Unknown;
   bool intercept = false;     // decided by the classifier: decrypt and inspect
   bool bypassed = false;      // turned into a blind tunnel
+  // The blind tunnel's life and bytes, set by the listener when it starts / ends, for the
+  // reporter's tunnel event (read in onConnectionClose).
+  std::chrono::steady_clock::time_point tunnel_started{};
+  std::chrono::steady_clock::time_point tunnel_ended{};
+  uint64_t tunnel_bytes_up = 0;    // downstream → upstream
+  uint64_t tunnel_bytes_down = 0;  // upstream → downstream
 };
 
 // What a pattern_matcher detector found in an exchange. Never the matched text: only where it
@@ -81,6 +87,15 @@ struct Detection {
 
 // What the rule_evaluator decided for an exchange.
 enum class RuleOutcome : uint8_t { None, Allow, Block, Modify, Log };
+
+// A rule decision worth a security event (block, modify, log), recorded by the rule_evaluator
+// as it decides; the reporter turns each into one `security` event when the exchange completes.
+struct SecurityDecision {
+  RuleOutcome action = RuleOutcome::None;
+  std::string rule;
+  std::string reason;     // the block reason ("" for log / modify)
+  bool response = false;  // decided on the response (else on the request)
+};
 
 // Facts about one HTTP exchange (an HTTP/1 message pair or an HTTP/2 stream).
 struct StreamInfo {
@@ -126,6 +141,7 @@ struct StreamInfo {
   std::vector<std::string> response_pattern_rules;
   RuleOutcome rule_outcome = RuleOutcome::None;
   std::string rule;       // the rule that decided (empty: default allow)
+  std::vector<SecurityDecision> security_decisions;  // in the order they were taken
   bool response_is_sse = false;  // the response is text/event-stream (a cut ends with an event)
   ai::Usage usage;        // token usage from the response, when the API reports it
   std::chrono::steady_clock::time_point started{};

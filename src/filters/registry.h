@@ -26,6 +26,8 @@ class Node;
 
 namespace aiw {
 
+class Reporter;  // filters/reporter/reporter.h
+
 // The entry of `known` closest to `wrong` (edit distance, a transposition counting as one),
 // or "" when none is close enough to be a plausible typo.
 std::string closestName(std::string_view wrong, std::span<const std::string> known);
@@ -38,6 +40,11 @@ struct ChainBuildState {
   std::string rules_override_json;
   // In: the configuration's fail_mode, for filters that fail on their own (a scan error).
   FailMode fail_mode = FailMode::Closed;
+  // In: the process-wide reporting service the reporter stage submits to (owned by the server's
+  // Runtime; shared so a snapshot keeps it alive). Null: `check` and lone builds report nothing.
+  std::shared_ptr<Reporter> reporter;
+  // A reporter stage was built: a second one is an error.
+  bool reporter_seen = false;
   // Out of the rule_evaluator builder, read by the pattern_matcher builder.
   struct RulePattern {
     std::string detector_id;  // "rule:<name>"

@@ -3,10 +3,12 @@
 #include "filters/builtin_filters.h"
 #include "filters/chain.h"
 #include "filters/registry.h"
+#include "filters/reporter/reporter_filter.h"
 
 namespace aiw {
 
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation) {
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation,
+                                                      std::shared_ptr<Reporter> reporter) {
   // The registry is rebuilt per call: builds are rare (start-up, reload) and this keeps it
   // free of global state.
   FilterRegistry registry;
@@ -14,8 +16,13 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t ge
   ChainBuildState inputs;
   inputs.rules_override_json = config.rules_override_json;
   inputs.fail_mode = config.fail_mode;
+  inputs.reporter = reporter;
   auto chain = buildFilterChain(config.filters, registry, std::move(inputs));
   if (!chain.ok()) return chain.error();
+  // Only a chain that built reconfigures the reporter: a rejected reload leaves its sinks alone.
+  // Every caller publishes the snapshot it built (or fails on I/O with unchanged reporter
+  // settings: patterns and rules updates copy the running configuration).
+  if (reporter) reporter->configure(reporterSettingsOf(*chain.value()));
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   snap->chain = std::move(chain.value());

@@ -5,13 +5,19 @@
 
 #include <memory>
 
+#include "filters/reporter/reporter.h"
+
 #include "core/config.h"
 #include "core/result.h"
 #include "core/snapshot.h"
 
 namespace aiw {
 
-Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation);
+// `reporter`: the process's reporting service (Runtime::reporter), handed to the reporter stage
+// and, once the chain has built, given that stage's settings (sinks opened or closed on its
+// thread). Null for `check` and tests: nothing is reported.
+Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation,
+                                                      std::shared_ptr<Reporter> reporter = nullptr);
 
 // Builds (and drops) the chain of `specs`: every unknown filter and filter config error.
 Result<void> validateFilterSpecs(const std::vector<FilterSpec>& specs);

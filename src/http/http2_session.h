@@ -138,7 +138,7 @@ struct Http2Stream {
   Headers out_trailers;
 };
 
-struct Http2SessionAccess;  // the nghttp2 callbacks (http2_session.cc)
+struct Http2SessionAccess;  // the nghttp2 callbacks (http2_session_callbacks.cc)
 
 class Http2Session {
  public:
@@ -215,10 +215,17 @@ class Http2Session {
   Http2Stream* findStream(int32_t stream_id);
   const Http2Stream* findStream(int32_t stream_id) const;
   Http2Stream& addStream(int32_t stream_id);
-  // Submits HEADERS for a stream already in the map: final headers with a data provider unless
-  // end_stream. `pseudo` must come first on the wire, so it is passed apart from `fields`.
-  Result<int32_t> submitHeaders(int32_t stream_id, const Headers& pseudo, const Headers& fields,
-                                bool end_stream, bool request);
+  enum class HeadersKind : uint8_t {
+    Request,        // client: opens a new stream (stream_id ignored), returns its id
+    Response,       // server: the final response head on an existing stream
+    Informational,  // server: a 1xx head; the final response follows
+  };
+  // Submits a header block. `pseudo` goes first on the wire, as HTTP/2 requires; `fields` are
+  // lower-cased and connection-specific ones dropped. Without end_stream the stream gets a data
+  // provider reading its outbound queue (submitData / submitTrailers). Error "invalid_field" on
+  // a name or value that is not valid HTTP (a CR/LF would split an HTTP/1 message later).
+  Result<int32_t> submitHeaders(HeadersKind kind, int32_t stream_id, const Headers& pseudo,
+                                const Headers& fields, bool end_stream);
   // The own-reset budget: false (and the session terminated) when a refusal is over budget.
   bool chargeOwnReset();
 

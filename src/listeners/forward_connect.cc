@@ -144,6 +144,7 @@ void ForwardSession::startTunnel(UniqueFd upstream, bool established_sent) {
   MetricsShard::bump(m.bypassed);
   MetricsShard::bump(m.tunnels_active);
   conn_.bypassed = true;
+  conn_.tunnel_started = std::chrono::steady_clock::now();
   const uint32_t idle = snapshot_->config.upstream.idle_timeout_ms;
   tunnel_ = std::make_unique<Tunnel>(
       worker_.base(), std::move(fd_), std::move(upstream), early_up.toString(),

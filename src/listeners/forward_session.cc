@@ -62,6 +62,11 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
 
 ForwardSession::~ForwardSession() {
   if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
+  if (tunnel_) {  // the reporter's tunnel event reads these in onConnectionClose
+    conn_.tunnel_ended = std::chrono::steady_clock::now();
+    conn_.tunnel_bytes_up = tunnel_->bytesUp();
+    conn_.tunnel_bytes_down = tunnel_->bytesDown();
+  }
   if (conn_filters_) conn_filters_->close(conn_);
   // An intercepted client gets what is still queued and a close_notify, not a bare TCP close.
   if (down_ && tlsSession(down_.get()) != nullptr) closeTlsGracefully(std::move(down_), 2000);

@@ -11,6 +11,7 @@
 #include "core/config_loader.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "filters/reporter/reporter.h"
 #include "filters/snapshot_builder.h"
 #include "listeners/admin_token.h"
 #include "listeners/forward_session.h"
@@ -99,11 +100,20 @@ int runServer(const ServerOptions& options, Config initial) {
     log::error(r.error().message);
     return 1;
   }
+  // The state dir first: stored patterns and rules come from it, and the reporter's relative
+  // sink paths resolve under it before the first snapshot configures the sinks.
+  const std::string state_dir = resolveStateDir(options.state_dir_override, initial.state_dir);
+  if (auto r = makeDirectories(state_dir); !r.ok()) {
+    log::error(r.error().message);
+    return 1;
+  }
   // Lists updated through PUT /proxy/v1/patterns replace the configured ones (here and on every
-  // reload); the state dir is resolved the same way again below.
-  applyStoredPatterns(initial, resolveStateDir(options.state_dir_override, initial.state_dir));
-  applyStoredRules(initial, resolveStateDir(options.state_dir_override, initial.state_dir));
-  auto built = buildSnapshot(std::move(initial), 1);
+  // reload).
+  applyStoredPatterns(initial, state_dir);
+  applyStoredRules(initial, state_dir);
+  // One per process, outliving every snapshot (reporter.h); shut down after the workers.
+  auto reporter = std::make_shared<Reporter>(state_dir);
+  auto built = buildSnapshot(std::move(initial), 1, reporter);
   if (!built.ok()) {
     for (size_t pos = 0; pos < built.error().message.size();) {
       size_t nl = built.error().message.find('\n', pos);
@@ -118,11 +128,8 @@ int runServer(const ServerOptions& options, Config initial) {
   size_t workers = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   Runtime runtime(workers);
   runtime.snapshot.set(snap);
-  runtime.state_dir = resolveStateDir(options.state_dir_override, cfg.state_dir);
-  if (auto r = makeDirectories(runtime.state_dir); !r.ok()) {
-    log::error(r.error().message);
-    return 1;
-  }
+  runtime.state_dir = state_dir;
+  runtime.reporter = reporter;
   auto token = ensureAdminToken(cfg.admin.token, runtime.state_dir);
   if (!token.ok()) {
     log::error(token.error().message);
@@ -172,7 +179,7 @@ int runServer(const ServerOptions& options, Config initial) {
     // Everything is validated before anything is swapped: a reload applies whole or not at all.
     auto upstream_tls = makeUpstreamTlsContext(config.value());
     if (!upstream_tls.ok()) return upstream_tls.error();
-    auto next = buildSnapshot(std::move(config.value()), current->generation + 1);
+    auto next = buildSnapshot(std::move(config.value()), current->generation + 1, runtime.reporter);
     if (!next.ok()) return next.error();
     runtime.upstream_tls.store(upstream_tls.value());
     runtime.snapshot.set(next.value());
@@ -237,6 +244,11 @@ int runServer(const ServerOptions& options, Config initial) {
   for (auto& w : pool) w->join();
   admin.value().reset();
   pool.clear();
+  // Last: the workers are gone, so every exchange and tunnel they finished has been submitted.
+  // The queue is drained into the sinks and fsynced before exit (SPEC §1: flush the reporter).
+  runtime.reporter->shutdown();
+  log::info("reporter flushed", {{"written", std::to_string(runtime.reporter->written())},
+                                 {"dropped", std::to_string(runtime.reporter->dropped())}});
   log::info("stopped");
   return 0;
 }

@@ -35,10 +35,12 @@ std::string describeDetections(const StreamInfo& s, bool response) {
   return out;
 }
 
-// A security event (SPEC §8). The reporter filter will carry these to its sinks; until then the
-// log is where operators see them.
-void reportSecurity(const StreamInfo& s, const Rule& rule, std::string_view action,
+// A security event (SPEC §8): recorded in the exchange's facts for the reporter, which turns it
+// into a `security` event when the exchange completes (so the event carries the exchange's final
+// facts and id), and logged as well: the log line is what an operator without a sink sees.
+void reportSecurity(StreamInfo& s, const Rule& rule, RuleOutcome outcome, std::string_view action,
                     std::string_view reason, bool response) {
+  s.security_decisions.push_back({outcome, rule.name, std::string(reason), response});
   log::warn("security event", {{"kind", "security"},
                                {"stream", std::to_string(s.id)},
                                {"action", action},
@@ -153,13 +155,13 @@ class RuleEvaluatorFilter : public StreamFilter {
       case RuleAction::Log:
         s.rule_outcome = RuleOutcome::Log;
         bump(factory_.logged);
-        reportSecurity(s, *rule, "log", {}, /*response=*/false);
+        reportSecurity(s, *rule, RuleOutcome::Log, "log", {}, /*response=*/false);
         return Verdict::next();
       case RuleAction::Block: {
         s.rule_outcome = RuleOutcome::Block;
         bump(factory_.blocked);
         std::string reason = blockReason(*rule);
-        reportSecurity(s, *rule, "block", reason, /*response=*/false);
+        reportSecurity(s, *rule, RuleOutcome::Block, "block", reason, /*response=*/false);
         return Verdict::block(403, std::move(reason));
       }
       case RuleAction::Modify:
@@ -170,13 +172,14 @@ class RuleEvaluatorFilter : public StreamFilter {
     if (body != nullptr) {
       if (auto r = modifyRequest(s, *rule, *body); !r.ok()) {
         // A modification that cannot be made must not let the original through unmodified.
-        reportSecurity(s, *rule, "block", r.error().message, /*response=*/false);
+        reportSecurity(s, *rule, RuleOutcome::Block, "block", r.error().message,
+                       /*response=*/false);
         return Verdict::block(403, "the request could not be modified as rule " + rule->name +
                                        " requires: " + r.error().message);
       }
     }
     if (!rule->response_override_json.empty()) response_override_ = rule->response_override_json;
-    reportSecurity(s, *rule, "modify", {}, /*response=*/false);
+    reportSecurity(s, *rule, RuleOutcome::Modify, "modify", {}, /*response=*/false);
     return Verdict::next();
   }
 
@@ -256,7 +259,7 @@ class RuleEvaluatorFilter : public StreamFilter {
         s.rule_outcome = RuleOutcome::Block;
         bump(factory_.responses_blocked);
         std::string reason = blockReason(rule);
-        reportSecurity(s, rule, "block", reason, /*response=*/true);
+        reportSecurity(s, rule, RuleOutcome::Block, "block", reason, /*response=*/true);
         return Verdict::block(403, std::move(reason));
       }
       if (rule.action == RuleAction::Log && reported_.insert(rule.name).second) {
@@ -265,7 +268,7 @@ class RuleEvaluatorFilter : public StreamFilter {
           s.rule_outcome = RuleOutcome::Log;
           s.rule = rule.name;
         }
-        reportSecurity(s, rule, "log", {}, /*response=*/true);
+        reportSecurity(s, rule, RuleOutcome::Log, "log", {}, /*response=*/true);
       }
       break;  // first match decides
     }

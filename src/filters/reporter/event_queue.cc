@@ -1,0 +1,54 @@
+#include "filters/reporter/event_queue.h"
+
+namespace aiw {
+
+bool EventQueue::push(ReportEvent event) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (events_.size() >= capacity_) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    events_.push_back(std::move(event));
+  }
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  cv_.notify_one();
+  return true;
+}
+
+bool EventQueue::takeAll(std::deque<ReportEvent> &out, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return !events_.empty() || woken_; });
+  while (!events_.empty()) {
+    out.push_back(std::move(events_.front()));
+    events_.pop_front();
+  }
+  bool woken = woken_;
+  woken_ = false;
+  return woken;
+}
+
+void EventQueue::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void EventQueue::setCapacity(size_t capacity) {
+  std::lock_guard<std::mutex> lock(mu_);
+  capacity_ = capacity;
+}
+
+size_t EventQueue::capacity() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return capacity_;
+}
+
+size_t EventQueue::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_.size();
+}
+
+}  // namespace aiw

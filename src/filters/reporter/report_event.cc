@@ -1,0 +1,335 @@
+#include "filters/reporter/report_event.h"
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+#include "core/log.h"
+
+namespace aiw {
+
+namespace {
+
+uint64_t processPrefix() {
+  // Drawn once: two processes (or a restart) get different prefixes, so ids
+  // stay unique in a file that outlives one run, without any coordination.
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd());
+}
+
+void appendString(std::string &out, std::string_view key, std::string_view value,
+                  bool first = false) {
+  if (!first) out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+  if (value.empty()) {
+    out += "null";
+    return;
+  }
+  out += '"';
+  appendJsonEscaped(out, value);
+  out += '"';
+}
+
+void appendRaw(std::string &out, std::string_view key, std::string_view raw) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  out += raw;
+}
+
+void appendUint(std::string &out, std::string_view key, uint64_t v) {
+  appendRaw(out, key, std::to_string(v));
+}
+
+void appendBool(std::string &out, std::string_view key, bool v) {
+  appendRaw(out, key, v ? "true" : "false");
+}
+
+void appendMs(std::string &out, std::string_view key, double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", ms < 0 ? 0.0 : ms);
+  appendRaw(out, key, buf);
+}
+
+void appendDetections(std::string &out, const std::vector<DetectionCount> &ds) {
+  out += ",\"detections\":[";
+  bool first = true;
+  for (const DetectionCount &d : ds) {
+    if (!first) out += ',';
+    first = false;
+    out += '{';
+    appendString(out, "detector", d.detector, true);
+    appendString(out, "category", d.category);
+    appendString(out, "field", d.field);
+    appendUint(out, "count", d.count);
+    out += '}';
+  }
+  out += ']';
+}
+
+void appendUsage(std::string &out, const ai::Usage &u) {
+  if (!u.known()) {
+    appendRaw(out, "usage", "null");
+    return;
+  }
+  auto n = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string(v); };
+  appendRaw(
+      out, "usage",
+      "{\"input_tokens\":" + n(u.input_tokens) + ",\"output_tokens\":" + n(u.output_tokens) + "}");
+}
+
+std::string_view kindName(EventKind k) {
+  switch (k) {
+    case EventKind::Exchange:
+      return "exchange";
+    case EventKind::Tunnel:
+      return "tunnel";
+    case EventKind::Security:
+      return "security";
+  }
+  return "exchange";
+}
+
+std::string_view outcomeName(RuleOutcome o) {
+  switch (o) {
+    case RuleOutcome::Block:
+      return "block";
+    case RuleOutcome::Modify:
+      return "modify";
+    case RuleOutcome::Log:
+      return "log";
+    case RuleOutcome::None:
+    case RuleOutcome::Allow:
+      break;
+  }
+  return "allow";
+}
+
+double millisBetween(std::chrono::steady_clock::time_point from,
+                     std::chrono::steady_clock::time_point to) {
+  if (from == std::chrono::steady_clock::time_point{}) return 0;
+  // An exchange torn down before it finished has no `finished`: it ends now.
+  if (to == std::chrono::steady_clock::time_point{}) to = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+}  // namespace
+
+std::string newEventId() {
+  static const uint64_t prefix = processPrefix();
+  static std::atomic<uint64_t> counter{0};
+  uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64 "-%012" PRIx64, prefix, n);
+  return buf;
+}
+
+std::string formatTimestamp(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ms / 1000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[96];  // room for any int the format could print (the compiler checks
+                 // it)
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string_view trafficClassName(TrafficClass c) {
+  switch (c) {
+    case TrafficClass::Ai:
+      return "ai";
+    case TrafficClass::Chatty:
+      return "chatty";
+    case TrafficClass::Unknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::vector<DetectionCount> aggregateDetections(const std::vector<Detection> &detections,
+                                                int which) {
+  std::vector<DetectionCount> out;
+  for (const Detection &d : detections) {
+    if (which >= 0 && d.response != (which == 1)) continue;
+    DetectionCount *found = nullptr;
+    for (DetectionCount &c : out) {
+      if (c.detector == d.detector && c.field == d.field) found = &c;
+    }
+    if (found == nullptr) {
+      out.push_back({d.detector, d.category, d.field, 0});
+      found = &out.back();
+    }
+    ++found->count;
+  }
+  return out;
+}
+
+ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_point now) {
+  ReportEvent e;
+  e.kind = EventKind::Exchange;
+  e.ts = now;
+  e.id = newEventId();
+  e.session_id = s.session_id;
+  e.call_id = s.call_id;
+  if (s.connection != nullptr) {
+    e.listener = s.connection->listener;
+    e.client = s.connection->client;
+    e.intercepted = s.connection->intercept && !s.connection->bypassed;
+  }
+  e.host = s.host;
+  e.method = s.method;
+  e.path = s.path;
+  e.protocol = s.protocol;
+  e.status = s.status;
+  e.traffic_class = s.traffic_class;
+  e.provider = std::string(ai::providerName(s.endpoint.provider));
+  e.model = s.model;
+  e.tool = s.tool;
+  e.action = s.verdict.action == Action::Block ? "block" : std::string(outcomeName(s.rule_outcome));
+  e.rule = s.rule;
+  if (s.verdict.action == Action::Block) {
+    e.reason = s.verdict.reason;
+    e.blocked_by = s.blocked_by;
+  }
+  e.error = s.error;
+  e.inspection_skipped = s.inspection_skipped;
+  e.detections = aggregateDetections(s.detections);
+  e.latency_ms = millisBetween(s.started, s.finished);
+  e.bytes_in = s.bytes_in;
+  e.bytes_out = s.bytes_out;
+  e.usage = s.usage;
+  return e;
+}
+
+std::vector<ReportEvent> securityEvents(const StreamInfo &s, const ReportEvent &exchange) {
+  std::vector<ReportEvent> out;
+  auto make = [&](std::string action, std::string rule, std::string reason, bool response) {
+    ReportEvent e;
+    e.kind = EventKind::Security;
+    e.ts = exchange.ts;
+    e.id = newEventId();
+    e.exchange_id = exchange.id;
+    e.session_id = exchange.session_id;
+    e.call_id = exchange.call_id;
+    e.listener = exchange.listener;
+    e.client = exchange.client;
+    e.host = exchange.host;
+    e.method = exchange.method;
+    e.path = exchange.path;
+    e.protocol = exchange.protocol;
+    e.status = exchange.status;
+    e.traffic_class = exchange.traffic_class;
+    e.intercepted = exchange.intercepted;
+    e.provider = exchange.provider;
+    e.model = exchange.model;
+    e.tool = exchange.tool;
+    e.action = std::move(action);
+    e.rule = std::move(rule);
+    e.reason = std::move(reason);
+    e.phase = response ? "response" : "request";
+    e.detections = aggregateDetections(s.detections, response ? 1 : 0);
+    out.push_back(std::move(e));
+    return &out.back();
+  };
+  bool rule_blocked = false;
+  for (const SecurityDecision &d : s.security_decisions) {
+    rule_blocked = rule_blocked || d.action == RuleOutcome::Block;
+    make(std::string(outcomeName(d.action)), d.rule, d.reason, d.response);
+  }
+  // A block by another stage (rate limit, a body over the limit with fail_mode
+  // closed, the classifier) is a security decision too.
+  if (s.verdict.action == Action::Block && !rule_blocked) {
+    make("block", {}, s.verdict.reason, s.response_scanned && s.status != 0)->blocked_by =
+        s.blocked_by;
+  }
+  // Detections no rule acted on are still reported: operators see what passed.
+  if (out.empty() && !s.detections.empty()) {
+    bool any_request = false, any_response = false;
+    for (const Detection &d : s.detections) (d.response ? any_response : any_request) = true;
+    if (any_request) make("detect", {}, {}, false);
+    if (any_response) make("detect", {}, {}, true);
+  }
+  return out;
+}
+
+ReportEvent tunnelEvent(const ConnectionInfo &conn, std::chrono::system_clock::time_point now) {
+  ReportEvent e;
+  e.kind = EventKind::Tunnel;
+  e.ts = now;
+  e.id = newEventId();
+  e.listener = conn.listener;
+  e.client = conn.client;
+  e.host = conn.target_host;
+  e.port = conn.target_port;
+  e.traffic_class = conn.traffic_class;
+  e.intercepted = false;
+  e.action = "tunnel";
+  e.latency_ms = millisBetween(conn.tunnel_started, conn.tunnel_ended);
+  e.bytes_in = conn.tunnel_bytes_up;
+  e.bytes_out = conn.tunnel_bytes_down;
+  return e;
+}
+
+std::string encodeEvent(const ReportEvent &e) {
+  std::string o;
+  o.reserve(512);
+  o += '{';
+  appendString(o, "ts", formatTimestamp(e.ts), true);
+  appendString(o, "kind", kindName(e.kind));
+  appendString(o, "id", e.id);
+  if (e.kind == EventKind::Tunnel) {
+    // A blind tunnel: nothing was decrypted, so only the connection's facts.
+    appendString(o, "listener", e.listener);
+    appendString(o, "client", e.client);
+    appendString(o, "host", e.host);
+    appendUint(o, "port", e.port);
+    appendString(o, "class", trafficClassName(e.traffic_class));
+    appendBool(o, "intercepted", false);
+    appendString(o, "action", e.action);
+    appendMs(o, "duration_ms", e.latency_ms);
+    appendUint(o, "bytes_in", e.bytes_in);
+    appendUint(o, "bytes_out", e.bytes_out);
+    o += '}';
+    return o;
+  }
+  if (e.kind == EventKind::Security) appendString(o, "exchange_id", e.exchange_id);
+  appendString(o, "session_id", e.session_id);
+  appendString(o, "call_id", e.call_id);
+  appendString(o, "listener", e.listener);
+  appendString(o, "client", e.client);
+  appendString(o, "host", e.host);
+  appendString(o, "method", e.method);
+  appendString(o, "path", e.path);
+  appendString(o, "protocol", e.protocol);
+  appendRaw(o, "status", e.status ? std::to_string(e.status) : "null");
+  appendString(o, "class", trafficClassName(e.traffic_class));
+  appendBool(o, "intercepted", e.intercepted);
+  appendString(o, "provider", e.provider);
+  appendString(o, "model", e.model);
+  appendString(o, "tool", e.tool);
+  appendString(o, "action", e.action);
+  appendString(o, "rule", e.rule);
+  appendString(o, "reason", e.reason);
+  appendString(o, "blocked_by", e.blocked_by);
+  if (e.kind == EventKind::Security) appendString(o, "phase", e.phase);
+  appendDetections(o, e.detections);
+  if (e.kind == EventKind::Exchange) {
+    appendString(o, "error", e.error);
+    appendBool(o, "inspection_skipped", e.inspection_skipped);
+    appendMs(o, "latency_ms", e.latency_ms);
+    appendUint(o, "bytes_in", e.bytes_in);
+    appendUint(o, "bytes_out", e.bytes_out);
+    appendUsage(o, e.usage);
+  }
+  o += '}';
+  return o;
+}
+
+}  // namespace aiw

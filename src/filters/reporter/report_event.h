@@ -1,0 +1,87 @@
+// ReportEvent: one reporter event (SPEC §8) — an `exchange`, a `tunnel` or a
+// `security` event — as plain owned data, so it can cross from a worker to the
+// reporter thread without pointing into a stream or connection that is gone by
+// then. Workers build events (cheap copies of the facts); the reporter thread
+// encodes them (encodeEvent) off the data path.
+//
+// Secrets: an event never carries matched text, bodies or header values.
+// Detections are aggregated to {detector, category, field, count}; the block
+// reason is the rule's configured reason.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "filters/filter.h"
+
+namespace aiw {
+
+enum class EventKind : uint8_t { Exchange, Tunnel, Security };
+
+struct DetectionCount {
+  std::string detector;
+  std::string category;
+  std::string field;
+  uint64_t count = 0;
+};
+
+struct ReportEvent {
+  EventKind kind = EventKind::Exchange;
+  std::chrono::system_clock::time_point ts{};
+  std::string id;           // unique in the process and across restarts (newEventId)
+  std::string exchange_id;  // security events: the id of the exchange event they
+                            // belong to
+  std::string session_id, call_id;
+  std::string listener, client;
+  std::string host;
+  uint16_t port = 0;  // tunnel events
+  std::string method, path, protocol;
+  uint16_t status = 0;  // 0: no response was sent
+  TrafficClass traffic_class = TrafficClass::Unknown;
+  bool intercepted = false;
+  std::string provider, model, tool;
+  std::string action;  // allow | block | modify | log | detect (security) | tunnel
+  std::string rule;
+  std::string reason;      // block reason (security), the verdict's reason (exchange blocks)
+  std::string blocked_by;  // the filter that blocked
+  std::string phase;       // security: "request" | "response"
+  std::string error;       // the exchange's error code, "" when none
+  bool inspection_skipped = false;
+  std::vector<DetectionCount> detections;
+  double latency_ms = 0;   // exchange: start to completion; tunnel: its duration
+  uint64_t bytes_in = 0;   // exchange: request body bytes; tunnel: client → upstream
+  uint64_t bytes_out = 0;  // exchange: response body bytes; tunnel: upstream → client
+  ai::Usage usage;
+};
+
+// A process-unique id: a random 64-bit prefix drawn once per process, then a
+// counter, in hex
+// ("3f9c0a1be2d47781-000000000001a"). Thread-safe (one atomic increment).
+std::string newEventId();
+
+// "2026-11-21T10:00:00.123Z".
+std::string formatTimestamp(std::chrono::system_clock::time_point t);
+
+// Detections of one side (or both: `which` = -1 for all, 0 request, 1 response)
+// counted per (detector, field), in first-seen order.
+std::vector<DetectionCount> aggregateDetections(const std::vector<Detection> &detections,
+                                                int which = -1);
+
+// The exchange event of a completed stream, and its security events (one per
+// rule decision that is not a plain allow, one for a block by another filter,
+// one for detections that no rule acted on). `now` is the completion's
+// wall-clock time.
+ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_point now);
+std::vector<ReportEvent> securityEvents(const StreamInfo &s, const ReportEvent &exchange);
+// The event of a blind tunnel that has closed (conn.bypassed).
+ReportEvent tunnelEvent(const ConnectionInfo &conn, std::chrono::system_clock::time_point now);
+
+// One JSON object, no newline. Field names are SPEC §8's; absent strings are
+// null.
+std::string encodeEvent(const ReportEvent &e);
+
+std::string_view trafficClassName(TrafficClass c);
+
+}  // namespace aiw

@@ -1,0 +1,66 @@
+// reporter (SPEC.md §5, §8): one `exchange` event per completed exchange, one
+// `security` event per rule decision (block, modify, log —
+// StreamInfo::security_decisions, recorded by the rule_evaluator), per block by
+// another stage, or for detections no rule acted on; and one `tunnel` event
+// when a blind tunnel closes. It never blocks traffic: onComplete copies the
+// facts into events and submits them to the process-wide Reporter (reporter.h),
+// whose thread encodes and writes them; a full queue drops (counted), never
+// waits.
+//
+// Config:
+//   sinks: [{type: jsonl, path: events.jsonl, max_bytes: 104857600, keep: 5}]
+//          path relative (or empty): under STATE_DIR; the default file is
+//          STATE_DIR/events.jsonl. `http` (and akto) sinks are not available in
+//          this build.
+//   queue: 65536            events waiting for the reporter thread (more:
+//   dropped and counted) ring: 1000              recent events kept in memory
+//   for GET /proxy/v1/events capture_bodies: false   accepted; bodies are never
+//   captured in this build spool_bytes: 1073741824 accepted; there is no spool
+//   in this build
+//
+// The factory holds the Reporter handed in ChainBuildState::reporter; with none
+// (`aiwarden check`, tests that build chains alone) it creates no filters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/result.h"
+#include "filters/chain.h"
+#include "filters/filter.h"
+#include "filters/registry.h"
+#include "filters/reporter/reporter.h"
+
+namespace aiw {
+
+class ReporterFactory : public FilterFactory {
+ public:
+  ReporterFactory(std::shared_ptr<Reporter> reporter, ReporterSettings settings)
+      : reporter_(std::move(reporter)), settings_(std::move(settings)) {}
+
+  std::unique_ptr<StreamFilter> createStreamFilter() override;
+  std::unique_ptr<ConnectionFilter> createConnectionFilter() override;
+  std::vector<FilterStat> stats() const override;
+  const ReporterSettings &settings() const { return settings_; }
+
+  // Called by this factory's filters on any worker.
+  void report(ReportEvent event) const;
+
+ private:
+  std::shared_ptr<Reporter> reporter_;  // null: nothing is reported (check, tests)
+  ReporterSettings settings_;
+  mutable std::atomic<uint64_t> submitted_{0};  // relaxed: statistics
+  mutable std::atomic<uint64_t> dropped_{0};
+};
+
+// The registry builder of `reporter` (builtin_filters.cc).
+Result<std::shared_ptr<FilterFactory>> buildReporter(FilterBuildContext &ctx);
+
+// The settings of the chain's reporter stage; defaults with no sink when it has
+// none (the snapshot builder hands them to the Reporter: removing the stage
+// closes the sinks).
+ReporterSettings reporterSettingsOf(const FilterChain &chain);
+
+}  // namespace aiw

@@ -1,0 +1,187 @@
+#include "http/http2_translate.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+#include <vector>
+
+#include "http/message_utils.h"
+
+namespace aiw {
+
+namespace {
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+bool isConnectionSpecificName(std::string_view lower) {
+  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
+         lower == "transfer-encoding" || lower == "upgrade" || lower == "host";
+}
+
+// One decimal Content-Length, the only form both versions accept unambiguously.
+bool parseLength(std::string_view v, uint64_t& out) {
+  if (v.empty()) return false;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && end == v.data() + v.size();
+}
+
+}  // namespace
+
+Headers h2FieldsFromH1(const Headers& h1) {
+  std::vector<std::string> named;  // fields a Connection option names are hop-by-hop too
+  for (const auto& f : h1.fields()) {
+    if (!equalsIgnoreCase(f.name, "connection")) continue;
+    forEachListElement(f.value, [&](std::string_view e) {
+      if (!equalsIgnoreCase(e, "content-length") && !equalsIgnoreCase(e, "te")) {
+        named.push_back(lowered(e));
+      }
+    });
+  }
+  Headers out;
+  bool te_trailers = false;
+  for (const auto& f : h1.fields()) {
+    std::string name = lowered(f.name);
+    if (isConnectionSpecificName(name)) continue;
+    if (std::find(named.begin(), named.end(), name) != named.end()) continue;
+    if (name == "te") {
+      // RFC 9113 §8.2.2: only "trailers" may cross into HTTP/2.
+      forEachListElement(f.value, [&](std::string_view e) {
+        if (equalsIgnoreCase(e.substr(0, e.find(';')), "trailers")) te_trailers = true;
+      });
+      continue;
+    }
+    out.add(std::move(name), f.value);
+  }
+  if (te_trailers) out.add("te", "trailers");
+  return out;
+}
+
+Result<Http2RequestHead> h2RequestFromH1(const RequestHead& h1, std::string_view scheme) {
+  Http2RequestHead h2;
+  h2.method = h1.method;
+  const std::string* host = h1.headers.find("host");
+  if (h1.isConnect()) {
+    h2.authority = h1.target;
+  } else if (h1.target == "*" || (!h1.target.empty() && h1.target.front() == '/')) {
+    // origin-form, or asterisk-form (OPTIONS *), which HTTP/2 keeps as ":path *".
+    h2.scheme.assign(scheme);
+    h2.path = h1.target;
+    if (host != nullptr) h2.authority = *host;
+  } else {
+    auto url = parseAbsoluteUrl(h1.target);
+    if (!url) return makeError("bad_request", "request target: " + url.error().message);
+    h2.scheme = url->scheme;
+    h2.authority = url->hostHeader();
+    h2.path = url->path;
+  }
+  if (h2.authority.empty() && (h1.isConnect() || h2.scheme == "https" || h2.scheme == "http")) {
+    return makeError("bad_request", "the request names no authority (no Host)");
+  }
+  h2.headers = h2FieldsFromH1(h1.headers);
+  if (h1.framing == BodyFraming::ContentLength) {
+    h2.headers.set("content-length", std::to_string(h1.content_length));
+  }
+  return h2;
+}
+
+size_t joinCookieCrumbs(Headers& headers) {
+  auto& fields = headers.fields();
+  size_t first = fields.size();
+  size_t merged = 0;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!equalsIgnoreCase(fields[i].name, "cookie")) continue;
+    if (first == fields.size()) {
+      first = i;
+      continue;
+    }
+    fields[first].value += "; ";
+    fields[first].value += fields[i].value;
+    ++merged;
+  }
+  if (merged == 0) return 0;
+  size_t index = 0;
+  fields.erase(std::remove_if(fields.begin(), fields.end(),
+                              [&](const HeaderField& f) {
+                                bool drop = index > first && equalsIgnoreCase(f.name, "cookie");
+                                ++index;
+                                return drop;
+                              }),
+               fields.end());
+  return merged;
+}
+
+Result<RequestHead> h1RequestFromH2(const Http2RequestHead& h2, bool body_follows) {
+  RequestHead h1;
+  h1.method = h2.method;
+  h1.version_major = 1;
+  h1.version_minor = 1;
+  h1.target = h1.isConnect() ? h2.authority : h2.path;
+  if (h1.target.empty()) return makeError("bad_request", "the request has no target");
+  h1.headers = h2.headers;
+  h1.headers.remove("host");
+  // RFC 9113 §8.3.1: an intermediary makes Host from :authority; a Host field only stands in
+  // when there is no :authority.
+  const std::string* host = h2.headers.find("host");
+  if (!h2.authority.empty()) {
+    h1.headers.fields().insert(h1.headers.fields().begin(), HeaderField{"host", h2.authority});
+  } else if (host != nullptr) {
+    h1.headers.fields().insert(h1.headers.fields().begin(), HeaderField{"host", *host});
+  } else {
+    return makeError("bad_request", "the request names no authority");
+  }
+  joinCookieCrumbs(h1.headers);
+  const std::string* length = h1.headers.find("content-length");
+  if (length != nullptr) {
+    if (h1.headers.count("content-length") != 1 || !parseLength(*length, h1.content_length)) {
+      return makeError("bad_request", "malformed content-length");
+    }
+    h1.framing = BodyFraming::ContentLength;
+  } else if (body_follows && !h1.isConnect()) {
+    h1.framing = BodyFraming::Chunked;
+  }
+  if (h1.headers.has("te")) h1.headers.add("connection", "te");  // TE is hop-by-hop in HTTP/1
+  return h1;
+}
+
+Headers h2ResponseFieldsFromH1(const ResponseHead& h1) {
+  Headers out = h2FieldsFromH1(h1.headers);
+  out.remove("content-length");
+  if (h1.framing == BodyFraming::ContentLength && h1.status >= 200 && h1.status != 204) {
+    out.add("content-length", std::to_string(h1.content_length));
+  }
+  return out;
+}
+
+Result<ResponseHead> h1ResponseFromH2(uint16_t status, const Headers& h2, bool body_follows,
+                                      bool request_was_head) {
+  ResponseHead h1;
+  h1.status = status;
+  h1.headers = h2;
+  const std::string* length = h2.find("content-length");
+  uint64_t n = 0;
+  if (length != nullptr && (h2.count("content-length") != 1 || !parseLength(*length, n))) {
+    return makeError("bad_response", "malformed content-length");
+  }
+  h1.headers.remove("content-length");
+  if (status < 200 || status == 204 || status == 304) {
+    h1.framing = BodyFraming::None;
+    if (status == 304 && length != nullptr) h1.headers.add("content-length", *length);
+  } else if (length != nullptr) {
+    h1.framing = BodyFraming::ContentLength;
+    h1.content_length = n;
+  } else if (!body_follows || request_was_head) {
+    h1.framing = request_was_head ? BodyFraming::None : BodyFraming::ContentLength;
+    h1.content_length = 0;
+  } else {
+    h1.framing = BodyFraming::Chunked;
+  }
+  return h1;
+}
+
+}  // namespace aiw

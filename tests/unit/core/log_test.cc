@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -113,9 +114,12 @@ TEST_CASE("the timestamp shape check itself refuses near misses") {
 
 TEST_CASE("utcTimestampNow is ISO 8601 UTC with milliseconds, whatever the local zone") {
   ScopedTz tz("IST-5:30");  // 5 h 30 ahead of UTC
-  const time_t before = std::time(nullptr);
+  // The same clock as the logger's: std::time() reads a coarse clock that can still show the
+  // previous second a few milliseconds after system_clock has moved on.
+  using Clock = std::chrono::system_clock;
+  const time_t before = Clock::to_time_t(Clock::now());
   const std::string ts = utcTimestampNow();
-  const time_t after = std::time(nullptr);
+  const time_t after = Clock::to_time_t(Clock::now());
   CAPTURE(ts);
   CHECK(isTimestampShape(ts));
   const time_t t = parseUtc(ts);

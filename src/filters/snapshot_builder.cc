@@ -3,7 +3,6 @@
 #include "filters/builtin_filters.h"
 #include "filters/chain.h"
 #include "filters/registry.h"
-#include "filters/reporter/reporter_filter.h"
 
 namespace aiw {
 
@@ -19,10 +18,6 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t ge
   inputs.reporter = reporter;
   auto chain = buildFilterChain(config.filters, registry, std::move(inputs));
   if (!chain.ok()) return chain.error();
-  // Only a chain that built reconfigures the reporter: a rejected reload leaves its sinks alone.
-  // Every caller publishes the snapshot it built (or fails on I/O with unchanged reporter
-  // settings: patterns and rules updates copy the running configuration).
-  if (reporter) reporter->configure(reporterSettingsOf(*chain.value()));
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   snap->chain = std::move(chain.value());

@@ -13,9 +13,9 @@
 
 namespace aiw {
 
-// `reporter`: the process's reporting service (Runtime::reporter), handed to the reporter stage
-// and, once the chain has built, given that stage's settings (sinks opened or closed on its
-// thread). Null for `check` and tests: nothing is reported.
+// `reporter`: the process's reporting service (Runtime::reporter), handed to the reporter stage.
+// Its sinks follow the chain only when the snapshot is published (listeners/snapshot_publish.h).
+// Null for `check` and tests: nothing is reported.
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation,
                                                       std::shared_ptr<Reporter> reporter = nullptr);
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "filters/domain_classifier/patterns_json.h"
 #include "filters/snapshot_builder.h"
+#include "listeners/snapshot_publish.h"
 
 namespace aiw {
 
@@ -98,7 +99,7 @@ Result<void> replacePatterns(Runtime& runtime, const DomainClassifierConfig& pat
       !r.ok()) {
     return r.error();
   }
-  runtime.snapshot.set(next.value());
+  publishSnapshot(runtime, next.value());
   log::info("patterns updated", {{"generation", std::to_string(next.value()->generation)}});
   return {};
 }

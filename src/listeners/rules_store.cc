@@ -9,6 +9,7 @@
 #include "filters/rule_evaluator/rules.h"
 #include "filters/snapshot_builder.h"
 #include "listeners/patterns_store.h"
+#include "listeners/snapshot_publish.h"
 
 namespace aiw {
 
@@ -39,7 +40,7 @@ Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_jso
   } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return makeError("io", "cannot remove " + path + ": " + std::strerror(errno));
   }
-  runtime.snapshot.set(next.value());
+  publishSnapshot(runtime, next.value());
   log::info(rules_json ? "rules updated" : "rules reset to the configured ones",
             {{"generation", std::to_string(next.value()->generation)}});
   return {};

@@ -17,6 +17,7 @@
 #include "listeners/forward_session.h"
 #include "listeners/patterns_store.h"
 #include "listeners/rules_store.h"
+#include "listeners/snapshot_publish.h"
 #include "listeners/worker.h"
 #include "tls/certificate_authority.h"
 #include "tls/interception_context.h"
@@ -127,9 +128,9 @@ int runServer(const ServerOptions& options, Config initial) {
 
   size_t workers = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   Runtime runtime(workers);
-  runtime.snapshot.set(snap);
   runtime.state_dir = state_dir;
   runtime.reporter = reporter;
+  publishSnapshot(runtime, snap);
   auto token = ensureAdminToken(cfg.admin.token, runtime.state_dir);
   if (!token.ok()) {
     log::error(token.error().message);
@@ -182,7 +183,7 @@ int runServer(const ServerOptions& options, Config initial) {
     auto next = buildSnapshot(std::move(config.value()), current->generation + 1, runtime.reporter);
     if (!next.ok()) return next.error();
     runtime.upstream_tls.store(upstream_tls.value());
-    runtime.snapshot.set(next.value());
+    publishSnapshot(runtime, next.value());
     log::info("configuration reloaded", {{"generation", std::to_string(next.value()->generation)}});
     return {};
   };

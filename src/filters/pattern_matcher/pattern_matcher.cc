@@ -29,6 +29,20 @@ PatternScratch& workerScratch() {
   return scratch;
 }
 
+// The scan's working buffers, per worker thread too: kept between exchanges so a request does not
+// allocate them again. Used within one filter call at a time (calls never nest on a thread).
+struct ScanBuffers {
+  std::vector<PatternHit> hits;
+  std::vector<PatternHit> one_hit;
+  std::string joined;           // a request's texts, joined for one scan
+  std::vector<uint64_t> starts;  // where each text starts in `joined`
+};
+
+ScanBuffers& workerBuffers() {
+  thread_local ScanBuffers buffers;
+  return buffers;
+}
+
 void relaxedAdd(std::atomic<uint64_t>& counter, uint64_t n) {
   counter.fetch_add(n, std::memory_order_relaxed);
 }
@@ -141,31 +155,35 @@ class PatternMatcherFilter : public StreamFilter {
   Result<void> scanRequest(StreamInfo& s, std::string_view body) {
     const PatternDatabase& db = *factory_.database();
     if (!s.request_facts) parseFacts(s, body);
-    std::vector<PatternHit>& hits = hits_;
+    ScanBuffers& buf = workerBuffers();
+    std::vector<PatternHit>& hits = buf.hits;
     relaxedAdd(factory_.requests_scanned, 1);
     if (s.request_facts) {
       // One scan over every text, joined: a scan call per field costs more than the bytes
       // (Hyperscan runs several databases per call). The separator keeps words of neighbouring
       // fields apart; a hit is given to the field it starts in and clipped to that field.
       const auto& texts = s.request_facts->texts;
-      joined_.clear();
-      starts_.clear();
+      std::string& joined = buf.joined;
+      std::vector<uint64_t>& starts = buf.starts;
+      joined.clear();
+      starts.clear();
       for (const auto& t : texts) {
-        starts_.push_back(joined_.size());
-        joined_ += t.text;
-        joined_.append(kFieldSeparator);
+        starts.push_back(joined.size());
+        joined += t.text;
+        joined.append(kFieldSeparator);
       }
       hits.clear();
-      if (auto r = workerScratch().scanBlock(db, joined_, hits); !r.ok()) return r;
-      relaxedAdd(factory_.bytes_scanned, joined_.size());
+      if (auto r = workerScratch().scanBlock(db, joined, hits); !r.ok()) return r;
+      relaxedAdd(factory_.bytes_scanned, joined.size());
       for (PatternHit& hit : hits) {
         size_t i = static_cast<size_t>(
-            std::upper_bound(starts_.begin(), starts_.end(), hit.from) - starts_.begin() - 1);
-        const uint64_t begin = starts_[i];
+            std::upper_bound(starts.begin(), starts.end(), hit.from) - starts.begin() - 1);
+        const uint64_t begin = starts[i];
         const uint64_t end = begin + texts[i].text.size();
         if (hit.from >= end) continue;  // inside a separator
-        one_hit_.assign(1, PatternHit{hit.detector, hit.from - begin, std::min(hit.to, end) - begin});
-        recordHits(db, one_hit_, s, texts[i].field, i, /*response=*/false, factory_);
+        buf.one_hit.assign(1,
+                           PatternHit{hit.detector, hit.from - begin, std::min(hit.to, end) - begin});
+        recordHits(db, buf.one_hit, s, texts[i].field, i, /*response=*/false, factory_);
       }
     } else {
       hits.clear();
@@ -203,10 +221,11 @@ class PatternMatcherFilter : public StreamFilter {
   Result<void> scanWholeResponse(StreamInfo& s, std::string_view body) {
     s.response_scanned = true;
     relaxedAdd(factory_.responses_scanned, 1);
-    hits_.clear();
-    if (auto r = workerScratch().scanBlock(*factory_.database(), body, hits_); !r.ok()) return r;
+    std::vector<PatternHit>& hits = workerBuffers().hits;
+    hits.clear();
+    if (auto r = workerScratch().scanBlock(*factory_.database(), body, hits); !r.ok()) return r;
     relaxedAdd(factory_.bytes_scanned, body.size());
-    recordHits(*factory_.database(), hits_, s, "response", SIZE_MAX, /*response=*/true, factory_);
+    recordHits(*factory_.database(), hits, s, "response", SIZE_MAX, /*response=*/true, factory_);
     if (auto facts = ai::parseResponse(s.endpoint, body); facts.ok()) s.usage = facts->usage;
     return {};
   }
@@ -224,18 +243,20 @@ class PatternMatcherFilter : public StreamFilter {
 
   Result<void> scanResponseText(StreamInfo& s, std::string_view text) {
     if (text.empty()) return {};  // the last call of a body often carries no bytes
-    hits_.clear();
-    if (auto r = stream_->feed(text, hits_); !r.ok()) return r;
+    std::vector<PatternHit>& hits = workerBuffers().hits;
+    hits.clear();
+    if (auto r = stream_->feed(text, hits); !r.ok()) return r;
     relaxedAdd(factory_.bytes_scanned, text.size());
-    recordHits(*factory_.database(), hits_, s, "response", SIZE_MAX, /*response=*/true, factory_);
+    recordHits(*factory_.database(), hits, s, "response", SIZE_MAX, /*response=*/true, factory_);
     return {};
   }
 
   Result<void> finishResponse(StreamInfo& s) {
-    hits_.clear();
+    std::vector<PatternHit>& hits = workerBuffers().hits;
+    hits.clear();
     if (sse_) sse_->finish();
-    if (auto r = stream_->finish(hits_); !r.ok()) return r;
-    recordHits(*factory_.database(), hits_, s, "response", SIZE_MAX, /*response=*/true, factory_);
+    if (auto r = stream_->finish(hits); !r.ok()) return r;
+    recordHits(*factory_.database(), hits, s, "response", SIZE_MAX, /*response=*/true, factory_);
     if (decoder_) s.usage = decoder_->facts().usage;
     stream_.reset();
     return {};
@@ -256,10 +277,6 @@ class PatternMatcherFilter : public StreamFilter {
   const PatternMatcherFactory& factory_;
   FailMode fail_mode_;
   bool scanning_request_ = false;
-  std::vector<PatternHit> hits_;
-  std::vector<PatternHit> one_hit_;
-  std::string joined_;          // the request's texts, joined for one scan
-  std::vector<uint64_t> starts_;  // where each text starts in joined_
   std::optional<PatternStream> stream_;
   std::optional<ai::StreamDecoder> decoder_;
   std::optional<SseParser> sse_;

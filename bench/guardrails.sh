@@ -245,16 +245,18 @@ try:
     print(v)
 except Exception: pass' "$1" "$2"
 }
-# A filter counter (e.g. pattern_matcher.requests_scanned) from whatever admin endpoint exposes it
-# (/metrics as Prometheus text, /proxy/v1/metrics or /proxy/v1/filters as JSON); empty if none.
+# A filter counter (e.g. pattern_matcher.requests_scanned) from GET /proxy/v1/filters (JSON:
+# "pattern_matcher.requests_scanned":N), else from /metrics (aiwarden_pattern_matcher_
+# requests_scanned_total{stage="4"} N: the value is the last field, never the label); empty if
+# neither has it.
 filter_counter() {   # filter_counter NAME(filter.thing) TAG
-  local f="${1%%.*}" t="${1#*.}" out v
-  for out in "$RESULTS_DIR/$STAMP-aiw-$2.prom" "$RESULTS_DIR/$STAMP-aiw-$2.metrics.json" \
-             "$RESULTS_DIR/$STAMP-aiw-$2.filters.json"; do
-    [[ -s "$out" ]] || continue
-    v="$(grep -oE "${f}[^0-9]{0,40}${t}[^0-9]{0,40}[0-9]+" "$out" | head -1 | grep -oE '[0-9]+$')"
-    [[ -n "$v" ]] && { echo "$v"; return; }
-  done
+  local f="${1%%.*}" t="${1#*.}" json="$RESULTS_DIR/$STAMP-aiw-$2.filters.json" \
+        prom="$RESULTS_DIR/$STAMP-aiw-$2.prom" v=""
+  [[ -s "$json" ]] && v="$(grep -oE "\"${f}\\.${t}\":[0-9]+" "$json" | head -1 | grep -oE '[0-9]+$')"
+  if [[ -z "$v" && -s "$prom" ]]; then
+    v="$(grep -E "^aiwarden_${f}_${t}(_total)?(\{[^}]*\})? " "$prom" | head -1 | awk '{print $NF}')"
+  fi
+  echo "$v"
 }
 security_events() { grep -c '"kind":"security"' "$AIW_LOG" 2>/dev/null || true; }
 

@@ -54,7 +54,7 @@ node-deps:
 # artifacts (docs/fuzzing.md).
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= client_hello sse_parser http1_request
+FUZZ_TARGETS ?= client_hello sse_parser http1_request ai_request rules_json
 
 fuzz:
 	@bash scripts/install-fuzz-deps.sh

@@ -10,10 +10,11 @@
 namespace aiw {
 
 // How rules and the facts they are compared with are parsed: iteratively (a hostile, deeply
-// nested body cannot exhaust the stack) and with full precision (so 0.1 in a rule and 0.1 in a
-// request are the same double whatever the spelling).
-inline constexpr unsigned kRuleJsonParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+// nested body cannot exhaust the stack). Not with kParseFullPrecisionFlag: RapidJSON 1.1's
+// full-precision path misreads some zeros ("0e98") and hands zero to clz() on them (undefined
+// behaviour, found by tests/fuzz/rules_json_fuzz.cc); both sides of a comparison go through the
+// same default conversion, so equal spellings still compare equal.
+inline constexpr unsigned kRuleJsonParseFlags = rapidjson::kParseIterativeFlag;
 
 // Deep equality: numbers by value (1 == 1.0 == 1e0; integers beyond 2^53 compared exactly),
 // strings byte for byte, objects by members regardless of order, arrays element by element in

@@ -171,11 +171,21 @@ std::vector<DetectionCount> aggregateDetections(const std::vector<Detection> &de
   return out;
 }
 
-ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_point now) {
+namespace {
+
+// Every event starts the same way: its kind, when, and an id of its own.
+ReportEvent newEvent(EventKind kind, std::chrono::system_clock::time_point ts) {
   ReportEvent e;
-  e.kind = EventKind::Exchange;
-  e.ts = now;
+  e.kind = kind;
+  e.ts = ts;
   e.id = newEventId();
+  return e;
+}
+
+}  // namespace
+
+ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_point now) {
+  ReportEvent e = newEvent(EventKind::Exchange, now);
   e.session_id = s.session_id;
   e.call_id = s.call_id;
   if (s.connection != nullptr) {
@@ -211,10 +221,7 @@ ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_p
 std::vector<ReportEvent> securityEvents(const StreamInfo &s, const ReportEvent &exchange) {
   std::vector<ReportEvent> out;
   auto make = [&](std::string action, std::string rule, std::string reason, bool response) {
-    ReportEvent e;
-    e.kind = EventKind::Security;
-    e.ts = exchange.ts;
-    e.id = newEventId();
+    ReportEvent e = newEvent(EventKind::Security, exchange.ts);
     e.exchange_id = exchange.id;
     e.session_id = exchange.session_id;
     e.call_id = exchange.call_id;
@@ -260,10 +267,7 @@ std::vector<ReportEvent> securityEvents(const StreamInfo &s, const ReportEvent &
 }
 
 ReportEvent tunnelEvent(const ConnectionInfo &conn, std::chrono::system_clock::time_point now) {
-  ReportEvent e;
-  e.kind = EventKind::Tunnel;
-  e.ts = now;
-  e.id = newEventId();
+  ReportEvent e = newEvent(EventKind::Tunnel, now);
   e.listener = conn.listener;
   e.client = conn.client;
   e.host = conn.target_host;

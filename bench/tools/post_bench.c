@@ -1,18 +1,27 @@
 /*
- * post_bench - single-threaded epoll load generator for the guardrails benchmark (issue 5):
- * HTTP/1.1 keep-alive POSTs of a fixed body over TLS, optionally inside an HTTP CONNECT tunnel
- * through a forward proxy (the way an AI SDK behind HTTPS_PROXY talks to its API).
+ * post_bench - single-threaded epoll load generator for the guardrails benchmark (issue 5) and
+ * the sidecar benchmark (issue 6): HTTP/1.1 keep-alive POSTs of a fixed body over TLS, optionally
+ * inside an HTTP CONNECT tunnel through a forward proxy (the way an AI SDK behind HTTPS_PROXY
+ * talks to its API), or over plain HTTP straight to a server (-P: an agent calling its sidecar or
+ * a tool endpoint).
  *
  *   post_bench -t 127.0.0.1:8443 [-x 127.0.0.1:3128] [-a origin.test:8443] -C ca.pem
  *              [-n origin.test] [-p /v1/chat/completions] -b body.json [-c 50] [-d 10] [-T 5]
+ *   post_bench -P -t 127.0.0.1:8081 -p /proxy/v1/tools/python_exec -b envelope.json
+ *              [-H 'X-Proxy-Token: secret'] [-S @CONN@] [-c 50] [-d 10] [-T 5]
  *
  *   -t HOST:PORT  where to connect without a proxy (IPv4 literal); default CONNECT authority
- *   -x HOST:PORT  forward proxy (IPv4 literal): each connection sends CONNECT first
+ *   -x HOST:PORT  forward proxy (IPv4 literal): each connection sends CONNECT first (not with -P)
  *   -a AUTHORITY  CONNECT authority and Host header (default: the -t value)
  *   -n NAME       TLS SNI and the certificate name verified (default: host part of -a)
- *   -C FILE       CA bundle the server certificate must chain to (required: always verified)
+ *   -C FILE       CA bundle the server certificate must chain to (required unless -P: TLS is
+ *                 always verified)
+ *   -P            plain HTTP/1.1 to -t, no TLS, no CONNECT (origin-form requests)
  *   -p PATH       request path (default /v1/chat/completions)
  *   -b FILE       request body, sent as Content-Type: application/json (at most 16 MiB)
+ *   -H 'N: V'     one more request header (repeatable, up to 16)
+ *   -S TOKEN      every TOKEN in the body is replaced by the connection's number (0..N-1), so
+ *                 each connection sends its own body (e.g. "session_id":"bench-@CONN@")
  *   -c N          connections (1..10000, default 50)
  *   -d SEC        duration (1..600, default 10): the run always stops by itself
  *   -T SEC        per-request timeout (1..60, default 5): a slower answer is an error
@@ -24,7 +33,7 @@
  * and, on stderr, the first error seen (if any). Exit status 0 when it ran (errors included),
  * 2 on bad usage or set-up failure.
  *
- * Build: cc -O2 -Wall -o post_bench post_bench.c -lssl -lcrypto
+ * Build: cc -O2 -Wall -Wextra -o post_bench post_bench.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -73,18 +82,22 @@ struct conn {
     enum chunk_state cst;
     size_t parsed;          /* bytes of rbuf consumed by the body parser */
     int restarts;
+    const char *req; size_t req_len;   /* this connection's request (head + body) */
     uint32_t idx, gen;      /* epoll data: idx | gen << 32, so a stale event finds no match */
 };
 
 static struct sockaddr_in target_addr, proxy_addr;
-static int use_proxy;
+static int use_proxy, plain;
 static const char *target_str, *proxy_str, *authority, *sni, *cafile;
 static const char *path = "/v1/chat/completions", *body_file;
 static int nconns = 50, duration_s = 10, timeout_s = 5;
 static SSL_CTX *ctx;
 static int ep = -1;
 static struct conn *conns;
-static char *req; static size_t req_len;
+static char *req; static size_t req_len;   /* the request when every connection sends the same */
+#define MAX_EXTRA_HEADERS 16
+static const char *extra_headers[MAX_EXTRA_HEADERS]; static int n_extra_headers;
+static const char *subst_token;
 static char connect_req[600]; static size_t connect_len;
 static uint64_t t0, t_stop;
 static uint32_t *lat; static size_t nlat, lat_cap;
@@ -100,7 +113,9 @@ static uint64_t now_us(void) {
 
 static void usage(void) {
     fprintf(stderr, "usage: post_bench -t HOST:PORT [-x HOST:PORT] [-a AUTHORITY] [-n SNI] -C CA "
-                    "[-p PATH] -b BODY [-c N] [-d SEC] [-T SEC]\n");
+                    "[-p PATH] -b BODY [-H 'NAME: VALUE']... [-S TOKEN] [-c N] [-d SEC] [-T SEC]\n"
+                    "       post_bench -P -t HOST:PORT [-a AUTHORITY] [-p PATH] -b BODY "
+                    "[-H 'NAME: VALUE']... [-S TOKEN] [-c N] [-d SEC] [-T SEC]\n");
     exit(2);
 }
 
@@ -192,6 +207,43 @@ static int begin_tls(struct conn *c) {
     c->st = S_HANDSHAKE;
     c->deadline = now_us() + (uint64_t)timeout_s * 1000000u;
     return 0;
+}
+
+/* One write or read on the connection, TLS or plain (-P). > 0: bytes moved; IO_AGAIN: nothing
+ * now, the epoll interest it needs is set; IO_EOF (reads): the peer closed; IO_ERR: failed. */
+#define IO_EOF 0
+#define IO_AGAIN (-1)
+#define IO_ERR (-2)
+static int conn_write(struct conn *c, const char *b, size_t n) {
+    if (plain) {
+        ssize_t r = send(c->fd, b, n, MSG_NOSIGNAL);
+        if (r > 0) return (int)r;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) { want(c, EPOLLOUT); return IO_AGAIN; }
+        return IO_ERR;
+    }
+    int r = SSL_write(c->ssl, b, (int)n);
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return IO_AGAIN; }
+    if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN); return IO_AGAIN; }
+    ERR_clear_error();
+    return IO_ERR;
+}
+static int conn_read(struct conn *c, char *b, size_t n) {
+    if (plain) {
+        ssize_t r = recv(c->fd, b, n, 0);
+        if (r > 0) return (int)r;
+        if (r == 0) return IO_EOF;
+        if (errno == EAGAIN || errno == EINTR) { want(c, EPOLLIN); return IO_AGAIN; }
+        return IO_ERR;
+    }
+    int r = SSL_read(c->ssl, b, (int)n);
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN); return IO_AGAIN; }
+    if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return IO_AGAIN; }
+    ERR_clear_error();
+    return e == SSL_ERROR_ZERO_RETURN ? IO_EOF : IO_ERR;
 }
 
 static void begin_request(struct conn *c) {
@@ -342,6 +394,7 @@ static void drive(struct conn *c) {
             }
             c->wpos = 0;
             if (use_proxy) { c->st = S_CONNECT_W; }
+            else if (plain) { n_conns_ok++; begin_request(c); }
             else if (begin_tls(c) < 0) { fail(c, "SSL_new failed"); return; }
             break;
         }
@@ -407,26 +460,18 @@ static void drive(struct conn *c) {
             return;
         }
         case S_REQ_W: {
-            int n = SSL_write(c->ssl, req + c->wpos, (int)(req_len - c->wpos));
-            if (n <= 0) {
-                int e = SSL_get_error(c->ssl, n);
-                if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return; }
-                if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN); return; }
-                ERR_clear_error();
-                fail(c, "request write failed"); return;
-            }
+            int n = conn_write(c, c->req + c->wpos, c->req_len - c->wpos);
+            if (n == IO_AGAIN) return;
+            if (n <= 0) { fail(c, "request write failed"); return; }
             c->wpos += (size_t)n;
-            if (c->wpos == req_len) c->st = S_RESP_R;
+            if (c->wpos == c->req_len) c->st = S_RESP_R;
             break;
         }
         case S_RESP_R: {
             if (c->rlen >= RBUF_CAP) { fail(c, "response head too large"); return; }
-            int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(RBUF_CAP - c->rlen));
-            if (n <= 0) {
-                int e = SSL_get_error(c->ssl, n);
-                if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN); return; }
-                if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return; }
-                ERR_clear_error();
+            int n = conn_read(c, c->rbuf + c->rlen, RBUF_CAP - c->rlen);
+            if (n == IO_AGAIN) return;
+            if (n <= 0) {   /* closed or failed */
                 if (c->head_done && c->bmode == B_EOF) { /* body delimited by the close */
                     n_req++;
                     if (c->status < 200 || c->status > 299) n_non2xx++;
@@ -489,15 +534,64 @@ static char *read_file(const char *fn, size_t *len) {
     return b;
 }
 
+/* The request: head (with the -H headers) + body. NULL on allocation failure. */
+static char *make_request(const char *body, size_t body_len, size_t *out_len) {
+    char head[4096 + MAX_EXTRA_HEADERS * 1030];
+    int hl = snprintf(head, sizeof head,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: post_bench/1\r\n"
+                      "Accept: application/json\r\nContent-Type: application/json\r\n",
+                      path, authority);
+    for (int i = 0; i < n_extra_headers; i++)
+        hl += snprintf(head + hl, sizeof head - (size_t)hl, "%s\r\n", extra_headers[i]);
+    hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n\r\n", body_len);
+    if (hl <= 0 || (size_t)hl >= sizeof head) return NULL;
+    char *r = malloc((size_t)hl + body_len);
+    if (!r) return NULL;
+    memcpy(r, head, (size_t)hl);
+    memcpy(r + hl, body, body_len);
+    *out_len = (size_t)hl + body_len;
+    return r;
+}
+
+/* body with every occurrence of subst_token replaced by the decimal number n (-S) */
+static char *substitute(const char *body, size_t body_len, unsigned n, size_t *out_len) {
+    char num[16];
+    size_t tl = strlen(subst_token), nl = (size_t)snprintf(num, sizeof num, "%u", n), count = 0;
+    for (const char *p = body; (p = memmem(p, body_len - (size_t)(p - body), subst_token, tl)); p += tl)
+        count++;
+    size_t len = body_len - count * tl + count * nl;
+    char *out = malloc(len ? len : 1), *w = out;
+    if (!out) return NULL;
+    const char *p = body, *end = body + body_len, *m;
+    while ((m = memmem(p, (size_t)(end - p), subst_token, tl))) {
+        memcpy(w, p, (size_t)(m - p)); w += m - p;
+        memcpy(w, num, nl); w += nl;
+        p = m + tl;
+    }
+    memcpy(w, p, (size_t)(end - p));
+    *out_len = len;
+    return out;
+}
+
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "t:x:a:n:C:p:b:c:d:T:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:x:a:n:C:Pp:b:H:S:c:d:T:")) != -1) {
         switch (opt) {
         case 't': target_str = optarg; break;
         case 'x': proxy_str = optarg; break;
         case 'a': authority = optarg; break;
         case 'n': sni = optarg; break;
         case 'C': cafile = optarg; break;
+        case 'P': plain = 1; break;
+        case 'H':
+            if (n_extra_headers == MAX_EXTRA_HEADERS || strlen(optarg) > 1024 ||
+                strpbrk(optarg, "\r\n") || !strchr(optarg, ':') || optarg[0] == ':') usage();
+            extra_headers[n_extra_headers++] = optarg;
+            break;
+        case 'S':
+            if (!optarg[0] || strlen(optarg) > 64) usage();
+            subst_token = optarg;
+            break;
         case 'p': path = optarg; break;
         case 'b': body_file = optarg; break;
         case 'c': nconns = bounded_int(optarg, 1, 10000); break;
@@ -506,7 +600,11 @@ int main(int argc, char **argv) {
         default: usage();
         }
     }
-    if (!target_str || !cafile || !body_file || optind != argc) usage();
+    if (!target_str || (!cafile && !plain) || !body_file || optind != argc) usage();
+    if (plain && proxy_str) {
+        fprintf(stderr, "post_bench: -P (plain HTTP) and -x (CONNECT through a proxy) exclude each other\n");
+        return 2;
+    }
     if (parse_addr(target_str, &target_addr) < 0) {
         fprintf(stderr, "post_bench: -t must be a loopback IPv4 HOST:PORT\n"); return 2;
     }
@@ -530,45 +628,54 @@ int main(int argc, char **argv) {
     size_t body_len;
     char *body = read_file(body_file, &body_len);
     if (!body) { fprintf(stderr, "post_bench: cannot read %s (or larger than 16 MiB)\n", body_file); return 2; }
-    char head[2048];
-    int hl = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: post_bench/1\r\n"
-                      "Accept: application/json\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      path, authority, body_len);
-    req_len = (size_t)hl + body_len;
-    req = malloc(req_len);
-    if (!req) return 2;
-    memcpy(req, head, (size_t)hl);
-    memcpy(req + hl, body, body_len);
-    free(body);
+    if (subst_token && !memmem(body, body_len, subst_token, strlen(subst_token))) {
+        fprintf(stderr, "post_bench: -S %s: the body does not contain it\n", subst_token); return 2;
+    }
+    if (!subst_token) {
+        req = make_request(body, body_len, &req_len);
+        if (!req) return 2;
+    }
     connect_len = (size_t)snprintf(connect_req, sizeof connect_req,
                                    "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: post_bench/1\r\n\r\n",
                                    authority, authority);
 
     signal(SIGPIPE, SIG_IGN);
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx || SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
-        fprintf(stderr, "post_bench: cannot load CA file %s\n", cafile); return 2;
+    if (!plain) {
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx || SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+            fprintf(stderr, "post_bench: cannot load CA file %s\n", cafile); return 2;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn);
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn);
 
     ep = epoll_create1(EPOLL_CLOEXEC);
     conns = calloc((size_t)nconns, sizeof *conns);
     if (ep < 0 || !conns) return 2;
-    t0 = now_us();
-    t_stop = t0 + (uint64_t)duration_s * 1000000u;
     for (int i = 0; i < nconns; i++) {
         conns[i].fd = -1;
         conns[i].idx = (uint32_t)i;
         conns[i].rbuf = malloc(RBUF_CAP);
         if (!conns[i].rbuf) return 2;
-        start_conn(&conns[i]);
+        if (subst_token) {
+            size_t bl;
+            char *b = substitute(body, body_len, (unsigned)i, &bl);
+            char *r = b ? make_request(b, bl, &conns[i].req_len) : NULL;
+            free(b);
+            if (!r) return 2;
+            conns[i].req = r;
+        } else {
+            conns[i].req = req; conns[i].req_len = req_len;
+        }
     }
+    free(body);
+    if (subst_token) req_len = conns[0].req_len;   /* reported: connection 0's request */
+    t0 = now_us();
+    t_stop = t0 + (uint64_t)duration_s * 1000000u;
+    for (int i = 0; i < nconns; i++) start_conn(&conns[i]);
 
     struct epoll_event evs[256];
     uint64_t next_sweep = t0 + 100000;
@@ -609,6 +716,7 @@ int main(int argc, char **argv) {
         if (conns[i].ssl && conns[i].st >= S_REQ_W) SSL_shutdown(conns[i].ssl);
         close_conn(&conns[i]);
         free(conns[i].rbuf);
+        if (conns[i].req != req) free((char *)conns[i].req);
     }
     qsort(lat, nlat, sizeof *lat, cmp_u32);
     double mean = 0;

@@ -4,7 +4,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <set>
+#include <optional>
+#include <map>
 
 #include "core/config_loader.h"
 #include "core/log.h"
@@ -13,6 +14,7 @@
 #include "filters/domain_classifier/proxy_pac.h"
 #include "filters/reporter/reporter.h"
 #include "filters/rule_evaluator/rule_evaluator.h"
+#include "sessions/session_store.h"
 #include "tls/interception_context.h"
 #include "tls/leaf_cache.h"
 
@@ -30,6 +32,15 @@ AdminResponse json(uint16_t status, std::string body) {
   AdminResponse r;
   r.status = status;
   r.body = std::move(body);
+  return r;
+}
+
+constexpr std::string_view kSessionPrefix = "/proxy/v1/sessions/";
+
+// 405 with the Allow header RFC 9110 requires on it.
+AdminResponse methodNotAllowed(const char* allow) {
+  AdminResponse r = json(405, jsonError("method_not_allowed", std::string("use ") + allow));
+  r.extra_headers.add("Allow", allow);
   return r;
 }
 
@@ -120,6 +131,14 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
   if (req.path == "/proxy/v1/events") {
     if (!only("GET")) return json(405, jsonError("method_not_allowed", "use GET"));
     return events(req);
+  }
+  if (req.path == "/proxy/v1/sessions") {
+    if (!only("GET")) return methodNotAllowed("GET");
+    return sessionList(req);
+  }
+  if (req.path.starts_with(kSessionPrefix)) {
+    if (!only("GET")) return methodNotAllowed("GET");
+    return session(std::string_view(req.path).substr(kSessionPrefix.size()));
   }
   if (req.path == "/proxy/v1/rules") {
     if (!only("GET") && !only("PUT")) {
@@ -223,7 +242,7 @@ AdminResponse AdminRoutes::rules(const AdminRequest& req) {
   return json(200, canonical);
 }
 
-// SPEC §7: metrics and rules back to their start (sessions join when they exist).
+// SPEC §7: metrics, sessions and rules back to their start.
 AdminResponse AdminRoutes::reset() {
   if (findRuleEvaluator(*runtime_.snapshot.get()) != nullptr) {
     if (!rules_) return json(503, jsonError("unavailable", "rule updates are not wired"));
@@ -233,6 +252,7 @@ AdminResponse AdminRoutes::reset() {
     }
   }
   runtime_.metrics.reset();
+  if (runtime_.sessions) runtime_.sessions->clear();
   return json(200, "{\"status\":\"reset\"}");
 }
 
@@ -354,8 +374,9 @@ void AdminRoutes::appendFilterMetrics(std::string& b) const {
   if (!snap->chain) return;
   b += "# HELP aiwarden_filter_calls_total filter phase calls by verdict\n"
        "# TYPE aiwarden_filter_calls_total counter\n";
-  std::string stats;
-  std::set<std::string> typed;  // one TYPE line per name; stages are told apart by a label
+  // name -> its TYPE line and samples: a family's lines form one group (the text format
+  // requires it) even when two stages report the same counter; stages are told apart by a label.
+  std::map<std::string, std::string> families;
   size_t stage = 0;
   for (const auto& entry : snap->chain->entries()) {
     ++stage;
@@ -373,14 +394,13 @@ void AdminRoutes::appendFilterMetrics(std::string& b) const {
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
       }
       if (!st.gauge) name += "_total";
-      if (typed.insert(name).second) {
-        stats += "# TYPE " + name + (st.gauge ? " gauge\n" : " counter\n");
-      }
-      stats += name + "{stage=\"" + std::to_string(stage) + "\"} " + std::to_string(st.value) +
-               "\n";
+      std::string& family = families[name];
+      if (family.empty()) family = "# TYPE " + name + (st.gauge ? " gauge\n" : " counter\n");
+      family += name + "{stage=\"" + std::to_string(stage) + "\"} " + std::to_string(st.value) +
+                "\n";
     }
   }
-  b += stats;
+  for (const auto& [name, lines] : families) b += lines;
 }
 
 AdminResponse AdminRoutes::metricsPrometheus() const {
@@ -492,6 +512,78 @@ AdminResponse AdminRoutes::events(const AdminRequest& req) const {
   }
   b += "]}";
   return json(200, std::move(b));
+}
+
+namespace {
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX escapes decoded (RFC 3986); nullopt when one is malformed. '+' stays: a path is not a form.
+std::optional<std::string> percentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    int hi = i + 2 < s.size() ? hexDigit(s[i + 1]) : -1;
+    int lo = i + 2 < s.size() ? hexDigit(s[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+// GET /proxy/v1/sessions?limit=N: the N most recently active sessions, each with its last calls.
+AdminResponse AdminRoutes::sessionList(const AdminRequest& req) const {
+  constexpr size_t kDefaultLimit = 100;
+  constexpr size_t kMaxLimit = 10000;
+  size_t limit = kDefaultLimit;
+  std::string_view query = req.query;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.substr(0, 6) != "limit=") continue;
+    std::string_view digits = param.substr(6);
+    bool valid = !digits.empty() && digits.size() <= 9;
+    size_t n = 0;
+    for (char c : digits) {
+      valid = valid && c >= '0' && c <= '9';
+      if (valid) n = n * 10 + static_cast<size_t>(c - '0');
+    }
+    if (!valid || n == 0 || n > kMaxLimit) {
+      // The value is echoed (bounded, as valid text) so the caller sees which one was refused.
+      std::string shown = toValidUtf8(digits.substr(0, 32));
+      return json(400, jsonError("bad_limit", "limit must be a whole number from 1 to " +
+                                                  std::to_string(kMaxLimit) + ", not '" + shown +
+                                                  "'"));
+    }
+    limit = n;
+  }
+  if (!runtime_.sessions) return json(200, "{\"sessions\":[],\"count\":0,\"max_sessions\":0}");
+  return json(200, runtime_.sessions->listJson(limit));
+}
+
+// GET /proxy/v1/sessions/{session}: one session's whole kept timeline.
+AdminResponse AdminRoutes::session(std::string_view encoded_id) const {
+  std::optional<std::string> id = percentDecode(encoded_id);
+  if (!id) {
+    return json(400, jsonError("bad_session_id", "the session id has a malformed %-escape"));
+  }
+  std::optional<std::string> body;
+  if (runtime_.sessions) body = runtime_.sessions->sessionJson(*id);
+  if (!body) return json(404, jsonError("not_found", "no session '" + toValidUtf8(*id) + "'"));
+  return json(200, std::move(*body));
 }
 
 }  // namespace aiw

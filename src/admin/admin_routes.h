@@ -56,6 +56,8 @@ class AdminRoutes {
   AdminResponse rules(const AdminRequest& req);
   AdminResponse filters() const;
   AdminResponse events(const AdminRequest& req) const;
+  AdminResponse sessionList(const AdminRequest& req) const;
+  AdminResponse session(std::string_view encoded_id) const;
   void appendFilterMetrics(std::string& out) const;
   AdminResponse reset();
   AdminResponse proxyPac(const AdminRequest& req) const;

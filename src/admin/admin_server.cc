@@ -84,6 +84,9 @@ void onAcceptCb(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) 
   static_cast<AdminServer*>(arg)->onAccept(fd);
 }
 void onReapCb(evutil_socket_t, short, void* arg) noexcept { static_cast<AdminServer*>(arg)->reap(); }
+void onSubmittedCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<AdminServer*>(arg)->runSubmitted();
+}
 void onReadCb(bufferevent*, void* arg) noexcept { static_cast<AdminConnection*>(arg)->onRead(); }
 void onWriteCb(bufferevent*, void* arg) noexcept { static_cast<AdminConnection*>(arg)->onWrite(); }
 void onEventCb(bufferevent*, short what, void* arg) noexcept {
@@ -196,6 +199,7 @@ AdminServer::AdminServer(event_base* base, Runtime& runtime, AdminRoutes::Reload
       runtime_(runtime),
       routes_(runtime, std::move(reload), std::move(patterns), std::move(rules)) {
   reap_ev_.reset(event_new(base_, -1, 0, onReapCb, this));
+  submitted_ev_.reset(event_new(base_, -1, 0, onSubmittedCb, this));
 }
 
 AdminServer::~AdminServer() {
@@ -223,5 +227,22 @@ void AdminServer::release(AdminConnection* conn) {
 }
 
 void AdminServer::reap() { released_.clear(); }
+
+void AdminServer::submit(AdminRequest request, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(submitted_mu_);
+    submitted_.emplace_back(std::move(request), std::move(done));
+  }
+  event_active(submitted_ev_.get(), 0, 0);  // thread-safe: evthread_use_pthreads() is on
+}
+
+void AdminServer::runSubmitted() {
+  std::vector<std::pair<AdminRequest, Done>> batch;
+  {
+    std::lock_guard<std::mutex> lock(submitted_mu_);
+    batch.swap(submitted_);
+  }
+  for (auto& [request, done] : batch) done(routes_.handle(request));
+}
 
 }  // namespace aiw

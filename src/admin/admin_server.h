@@ -3,8 +3,11 @@
 // bounded body); requests are answered by AdminRoutes.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "admin/admin_routes.h"
 #include "core/c_handles.h"
@@ -27,10 +30,18 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
+  // Answers `request` on the main thread, as if it had come to the admin listener, then calls
+  // `done` with the response there. Thread-safe: the sidecar's workers mount the admin API
+  // (`admin_routes: true`) this way, so every state change (rules, patterns, reload) stays on
+  // the one thread that makes them.
+  using Done = std::function<void(AdminResponse)>;
+  void submit(AdminRequest request, Done done);
+
   // Internal, for the libevent callbacks and connections.
   void onAccept(int fd);
   void release(AdminConnection* conn);  // deferred destruction
   void reap();
+  void runSubmitted();
   event_base* base() { return base_; }
   Runtime& runtime() { return runtime_; }
   AdminRoutes& routes() { return routes_; }
@@ -46,6 +57,9 @@ class AdminServer {
   EventPtr reap_ev_;
   std::unordered_map<AdminConnection*, std::unique_ptr<AdminConnection>> connections_;
   std::vector<std::unique_ptr<AdminConnection>> released_;
+  EventPtr submitted_ev_;
+  std::mutex submitted_mu_;  // guards submitted_ only (workers push, the main thread takes)
+  std::vector<std::pair<AdminRequest, Done>> submitted_;
 };
 
 }  // namespace aiw

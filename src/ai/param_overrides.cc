@@ -277,11 +277,16 @@ void OverrideWriter::writeOverrides(bool only_unused) {
   }
 }
 
-// Where the overrides go: the request object, or for MCP tools/call its params.arguments (in a
+// Where the overrides go: the request object, a sidecar tool call's "args", or for MCP
+// tools/call its params.arguments (in a
 // batch, of the request parseRequest reported: the first tools/call, whose ToolCall names it
 // "[k].params").
 std::vector<PathStep> overrideTarget(std::string_view body, const RequestFacts& facts) {
   std::vector<PathStep> path;
+  if (facts.endpoint.kind == ApiKind::SidecarToolCall) {
+    path.push_back(PathStep{false, 0, "args"});
+    return path;
+  }
   if (facts.endpoint.kind != ApiKind::McpJsonRpc || facts.jsonrpc_method != "tools/call") {
     return path;
   }

@@ -18,6 +18,9 @@ enum class ApiKind : uint8_t {
   GeminiGenerateContent,  // POST .../models/{model}:generateContent
   GeminiStreamGenerateContent,  // POST .../models/{model}:streamGenerateContent[?alt=sse]
   McpJsonRpc,             // MCP streamable HTTP: JSON-RPC 2.0 requests (told by the body)
+  // The sidecar's tool call envelope, POST /proxy/v1/tools/{tool}:
+  // {"args": {...}, "session_id", "call_id", "metadata": {...}} (told by the listener).
+  SidecarToolCall,
 };
 
 // "openai", "anthropic", "gemini", "mcp"; "" for None.

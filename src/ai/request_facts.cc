@@ -102,6 +102,8 @@ class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, 
   std::span<const PathFrame> path() const { return {frames_.data(), depth_}; }
   bool capturing() const { return capture_depth_ != kNoDepth; }
   bool isMcp() const { return endpoint_.kind == ApiKind::McpJsonRpc; }
+  bool isToolCall() const { return endpoint_.kind == ApiKind::SidecarToolCall; }
+  Result<void> checkEnvelope() const;
   size_t rpcRequestDepth() const { return batch_ ? 1 : 0; }
 
   PathRole beginValue(rapidjson::Type type);
@@ -136,6 +138,13 @@ class RequestExtractor : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, 
   rapidjson::StringBuffer capture_buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> capture_writer_;
 
+  // The JSON types of the sidecar envelope's members, as written (kNoType: absent).
+  static constexpr int kNoType = -1;
+  int args_type_ = kNoType;
+  int session_type_ = kNoType;
+  int call_type_ = kNoType;
+  int metadata_type_ = kNoType;
+
   PendingCall pending_;
   RpcRequest rpc_;
   RpcRequest selected_rpc_;
@@ -155,6 +164,24 @@ PathRole RequestExtractor::beginValue(rapidjson::Type type) {
   const CompiledPathRule* rule = completedRule(*rules_, candidates, depth_);
   if (rule == nullptr) return PathRole::None;
   matched_owner_depth_ = rule->owner_depth;
+  if (isToolCall()) {
+    switch (rule->role) {
+      case PathRole::RpcArguments:
+        args_type_ = type;
+        break;
+      case PathRole::EnvelopeSession:
+        session_type_ = type;
+        break;
+      case PathRole::EnvelopeCall:
+        call_type_ = type;
+        break;
+      case PathRole::EnvelopeMetadata:
+        metadata_type_ = type;
+        break;
+      default:
+        break;
+    }
+  }
   return rule->role;
 }
 
@@ -190,6 +217,12 @@ bool RequestExtractor::String(const char* str, rapidjson::SizeType len, bool) {
     case PathRole::RpcToolName:
       rpc_.tool.assign(value);
       break;
+    case PathRole::EnvelopeSession:
+      facts_.envelope_session_id.assign(value);
+      break;
+    case PathRole::EnvelopeCall:
+      facts_.envelope_call_id.assign(value);
+      break;
     default:
       break;  // wrong-typed known fields (a string "stream") are skipped
   }
@@ -198,7 +231,8 @@ bool RequestExtractor::String(const char* str, rapidjson::SizeType len, bool) {
 
 bool RequestExtractor::startContainer(bool is_array) {
   const PathRole role = beginValue(is_array ? rapidjson::kArrayType : rapidjson::kObjectType);
-  const bool captured_role = role == PathRole::CallArgsTree || role == PathRole::RpcArguments;
+  const bool captured_role = role == PathRole::CallArgsTree || role == PathRole::RpcArguments ||
+                             role == PathRole::EnvelopeMetadata;
   if (!capturing() && captured_role) {
     capture_depth_ = depth_;
     capture_role_ = role;
@@ -207,7 +241,11 @@ bool RequestExtractor::startContainer(bool is_array) {
     if (role == PathRole::CallArgsTree) pendingCall();
   }
   if (capturing()) is_array ? capture_writer_.StartArray() : capture_writer_.StartObject();
-  if (tree_depth_ == kNoDepth && (captured_role || role == PathRole::TreeTexts)) {
+  // Every string of a call's arguments is scanned; the envelope's metadata is not (it says who
+  // calls, for the rules, and is no content).
+  const bool scanned_tree = (captured_role && role != PathRole::EnvelopeMetadata) ||
+                            role == PathRole::TreeTexts;
+  if (tree_depth_ == kNoDepth && scanned_tree) {
     tree_depth_ = depth_;
   }
   if (isMcp()) {
@@ -269,6 +307,10 @@ void RequestExtractor::finishCapture() {
   if (capture_role_ == PathRole::CallArgsTree) {
     pending_.call.arguments_json = std::move(json);
     pending_.has_arguments = true;
+  } else if (capture_role_ == PathRole::EnvelopeMetadata) {
+    facts_.envelope_metadata_json = std::move(json);
+  } else if (isToolCall()) {
+    facts_.envelope_args_json = std::move(json);
   } else {
     rpc_.arguments_json = std::move(json);
     rpc_.has_arguments = true;
@@ -313,8 +355,33 @@ Result<void> RequestExtractor::finish() {
   } else if (endpoint_.kind != ApiKind::None && root_type_ != rapidjson::kObjectType) {
     return makeError("bad_json", "the request body must be a JSON object");
   }
+  if (isToolCall()) {
+    if (Result<void> checked = checkEnvelope(); !checked) return checked;
+  }
   if (facts_.model.empty()) facts_.model = endpoint_.model_in_path;
   if (endpoint_.stream_in_path) facts_.stream = true;
+  return {};
+}
+
+Result<void> RequestExtractor::checkEnvelope() const {
+  auto wrong = [](std::string_view member, std::string_view expected) {
+    return makeError("bad_envelope", "\"" + std::string(member) + "\" must be " +
+                                         std::string(expected));
+  };
+  if (args_type_ == kNoType) {
+    return makeError("bad_envelope", "the tool call has no \"args\": send {\"args\": {...}}");
+  }
+  if (args_type_ != rapidjson::kObjectType) return wrong("args", "a JSON object");
+  auto absent = [](int type) { return type == kNoType || type == rapidjson::kNullType; };
+  if (!absent(session_type_) && session_type_ != rapidjson::kStringType) {
+    return wrong("session_id", "a string");
+  }
+  if (!absent(call_type_) && call_type_ != rapidjson::kStringType) {
+    return wrong("call_id", "a string");
+  }
+  if (!absent(metadata_type_) && metadata_type_ != rapidjson::kObjectType) {
+    return wrong("metadata", "a JSON object");
+  }
   return {};
 }
 

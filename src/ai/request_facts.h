@@ -45,10 +45,18 @@ struct RequestFacts {
   std::string jsonrpc_id;       // the raw JSON of the id ("7", "\"abc\""), "" for a notification
   std::string mcp_tool;         // params.name of tools/call
   std::string mcp_arguments_json;  // params.arguments of tools/call, JSON text ("{}" if absent)
+  // Sidecar tool call envelope (endpoint.kind == SidecarToolCall): "args" (required, an
+  // object) as compact JSON text, and the optional "session_id", "call_id" (strings) and
+  // "metadata" (an object, compact JSON text; "" when absent).
+  std::string envelope_args_json;
+  std::string envelope_session_id;
+  std::string envelope_call_id;
+  std::string envelope_metadata_json;
 };
 
 // Parses `body` as a request of `endpoint`'s API (kind McpJsonRpc parses JSON-RPC). Errors:
-// "bad_json" (not JSON, or not an object/array where the API needs one; message says where).
+// "bad_json" (not JSON, or not an object/array where the API needs one; message says where);
+// for SidecarToolCall also "bad_envelope" (no "args" object, or a member of the wrong type).
 // Unknown fields are ignored; a known field of an unexpected type is skipped, not an error
 // (APIs grow), so the extraction never refuses a request the upstream would accept.
 Result<RequestFacts> parseRequest(const ApiEndpoint& endpoint, std::string_view body);
@@ -71,7 +79,7 @@ Result<std::string> applyTextEdits(std::string_view body, const RequestFacts& fa
 
 // Returns `body` (a JSON object) with each top-level member of `overrides_json` (a JSON object)
 // set: replaced when present, appended when not. For MCP tools/call the members go into
-// params.arguments instead. Errors: "bad_json".
+// params.arguments instead, for a sidecar tool call into "args". Errors: "bad_json".
 Result<std::string> applyParamOverrides(std::string_view body, const RequestFacts& facts,
                                         std::string_view overrides_json);
 

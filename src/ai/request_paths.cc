@@ -84,6 +84,14 @@ constexpr auto kMcpBatch = std::to_array<PathRule>({
     {"[].params.arguments", R::RpcArguments},
 });
 
+// The sidecar's tool call: the arguments are what the tool gets and what the rules look at.
+constexpr auto kSidecarTool = std::to_array<PathRule>({
+    {"args", R::RpcArguments},
+    {"session_id", R::EnvelopeSession},
+    {"call_id", R::EnvelopeCall},
+    {"metadata", R::EnvelopeMetadata},
+});
+
 CompiledPathRule compile(const PathRule& rule) {
   CompiledPathRule out;
   out.role = rule.role;
@@ -124,6 +132,7 @@ const CompiledPathRules& pathRulesFor(ApiKind kind, bool batch) {
   static const CompiledPathRules kGem = compileAll(kGemini);
   static const CompiledPathRules kRpc = compileAll(kMcpSingle);
   static const CompiledPathRules kRpcBatch = compileAll(kMcpBatch);
+  static const CompiledPathRules kTool = compileAll(kSidecarTool);
   switch (kind) {
     case ApiKind::OpenAiChatCompletions:
       return kChat;
@@ -136,6 +145,8 @@ const CompiledPathRules& pathRulesFor(ApiKind kind, bool batch) {
       return kGem;
     case ApiKind::McpJsonRpc:
       return batch ? kRpcBatch : kRpc;
+    case ApiKind::SidecarToolCall:
+      return kTool;
     case ApiKind::None:
       break;
   }

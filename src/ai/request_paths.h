@@ -40,7 +40,10 @@ enum class PathRole : uint8_t {
   RpcMethod,       // JSON-RPC "method"
   RpcId,           // JSON-RPC "id" (any JSON type)
   RpcToolName,     // MCP tools/call params.name
-  RpcArguments,    // MCP params.arguments: captured; its strings are texts
+  RpcArguments,    // MCP params.arguments / sidecar "args": captured; its strings are texts
+  EnvelopeSession,   // sidecar envelope "session_id"
+  EnvelopeCall,      // sidecar envelope "call_id"
+  EnvelopeMetadata,  // sidecar envelope "metadata": captured, not scanned
 };
 
 struct PathRule {

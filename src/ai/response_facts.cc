@@ -215,6 +215,7 @@ void readDocument(const ApiEndpoint& endpoint, const Value& root, bool chunk, Re
     case ApiKind::McpJsonRpc:
       readMcp(root, text);
       break;
+    case ApiKind::SidecarToolCall:  // a tool answers in its own shape: scanned as it is
     case ApiKind::None:
       break;
   }

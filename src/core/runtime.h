@@ -15,6 +15,7 @@ namespace aiw {
 
 struct InterceptionContext;  // tls/interception_context.h
 class Reporter;              // filters/reporter/reporter.h
+class SessionStore;          // sessions/session_store.h
 class TlsClientContext;      // tls/tls_context.h
 
 struct Runtime {
@@ -40,6 +41,10 @@ struct Runtime {
   // first snapshot, shared with every snapshot's reporter stage, shut down (flushed) last, after
   // the workers have stopped. Set once before any thread reads it; thread-safe itself.
   std::shared_ptr<Reporter> reporter;
+  // The sidecar's sessions (sessions.max_sessions, sessions.history): set once at start-up before
+  // the workers start, resized by each reload. Thread-safe itself (sharded locks).
+  // Null in tests that build a Runtime by hand: the session routes then have nothing to show.
+  std::shared_ptr<SessionStore> sessions;
 };
 
 }  // namespace aiw

@@ -3,6 +3,7 @@
 #include "filters/chatty_bypass/chatty_bypass.h"
 #include "filters/domain_classifier/domain_classifier.h"
 #include "filters/pattern_matcher/pattern_matcher.h"
+#include "filters/rate_limiter/rate_limiter.h"
 #include "filters/reporter/reporter_filter.h"
 #include "filters/rule_evaluator/rule_evaluator.h"
 #include "filters/tls_inspector/tls_inspector.h"
@@ -25,6 +26,7 @@ void registerBuiltinFilters(FilterRegistry& registry) {
   registry.add("chatty_bypass", buildChattyBypass);
   registry.add("pattern_matcher", buildPatternMatcher);
   registry.add("rule_evaluator", buildRuleEvaluator);
+  registry.add("rate_limiter", buildRateLimiter);
   registry.add("reporter", buildReporter);
 }
 

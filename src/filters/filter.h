@@ -29,12 +29,14 @@ struct Verdict {
   Action action = Action::Continue;
   uint16_t status = 0;  // for Block: the HTTP status to answer with (403 when 0)
   std::string reason;
+  // For a 429 Block: seconds until the client may try again (the answer's Retry-After); 0: none.
+  uint32_t retry_after_s = 0;
 
   static Verdict next() { return {}; }
-  static Verdict needMoreData() { return {Action::NeedMoreData, 0, {}}; }
-  static Verdict bypass() { return {Action::Bypass, 0, {}}; }
+  static Verdict needMoreData() { return {Action::NeedMoreData, 0, {}, 0}; }
+  static Verdict bypass() { return {Action::Bypass, 0, {}, 0}; }
   static Verdict block(uint16_t status, std::string reason) {
-    return {Action::Block, status, std::move(reason)};
+    return {Action::Block, status, std::move(reason), 0};
   }
 };
 
@@ -47,6 +49,9 @@ struct ConnectionInfo {
   std::string target_host;    // CONNECT authority host (lower-case), or absolute-form host
   uint16_t target_port = 0;
   bool is_connect = false;    // CONNECT tunnel request (vs absolute-form plain HTTP)
+  // A sidecar listener's connection: an agent's own calls (tools, MCP, LLM routes), always
+  // inspected whatever host they go to.
+  bool sidecar = false;
   // From the TLS ClientHello (tls_inspector), for a CONNECT whose client spoke first:
   bool tls = false;           // the client's first bytes are a TLS handshake record
   // Why the ClientHello could not be used: malformed, too large, or incomplete when the peek

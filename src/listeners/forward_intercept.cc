@@ -108,7 +108,10 @@ std::string ForwardSession::interceptPoolKey() const {
 Result<BufferEventPtr> ForwardSession::wrapUpstreamTls(BufferEventPtr socket_bev) {
   // The current one: a reload may have changed upstream.ca_file since this connection began.
   auto client = worker_.runtime().upstream_tls.load(std::memory_order_acquire);
-  return wrapTlsClient(std::move(socket_bev), *client, intercept_name_);
+  // The name to verify: the exchange's (a sidecar route's upstream), else the intercepted host
+  // (also when an exchange-less connection is pre-opened for the pool).
+  const std::string& name = ex_ && !ex_->tls_name.empty() ? ex_->tls_name : intercept_name_;
+  return wrapTlsClient(std::move(socket_bev), *client, name);
 }
 
 // An intercepted request names a path (origin-form); the authority is the host the client

@@ -21,6 +21,8 @@ namespace {
 
 // Bytes queued toward one side before reading from the other side pauses (back-pressure).
 constexpr size_t kHighWater = 1 << 20;
+// The admin API mounted on a sidecar takes what the admin listener takes.
+constexpr size_t kMaxAdminBody = 1 << 20;
 
 void onHeaderTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<ForwardSession*>(arg)->onHeaderTimeout();
@@ -54,13 +56,19 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
                                std::string peer)
     : worker_(worker),
       snapshot_(worker.snapshot()),
+      listener_(&listener),
       fd_(std::move(fd)),
       parser_(Http1Parser::Type::Request, *this, snapshot_->config.limits.max_header_bytes) {
+  for (const ListenerConfig& l : snapshot_->config.listeners) {
+    if (l.name == listener.name && l.type == listener.type) listener_ = &l;
+  }
   conn_.listener = listener.name;
   conn_.client = std::move(peer);
+  conn_.sidecar = listener.type == ListenerType::Sidecar;
 }
 
 ForwardSession::~ForwardSession() {
+  *alive_ = false;
   if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
   if (tunnel_) {  // the reporter's tunnel event reads these in onConnectionClose
     conn_.tunnel_ended = std::chrono::steady_clock::now();
@@ -102,7 +110,7 @@ void ForwardSession::armHeaderTimer(uint32_t ms) {
 void ForwardSession::drain() {
   draining_ = true;
   if (tunnel_) return;  // tunnels run until they end or the drain deadline
-  if (!ex_ && !tunnel_connect_ && !parser_.messageInProgress()) {
+  if (!ex_ && !tunnel_connect_ && !admin_request_ && !parser_.messageInProgress()) {
     closeSession();  // idle keep-alive connection
     return;
   }
@@ -251,7 +259,17 @@ void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
                                        std::string_view message) {
   if (closed_) return;
   Buffer out;
-  writeJsonResponse(out, status, jsonError(code, message), Headers(), /*close_connection=*/true);
+  std::string body;
+  if (ex_ && ex_->sidecar.kind == SidecarKind::Tool) {
+    body = "{\"error\":\"";
+    appendJsonEscaped(body, code);
+    body += "\",\"message\":\"";
+    appendJsonEscaped(body, message);
+    body += "\",\"status\":\"error\"," + toolReplyFields() + "}";
+  } else {
+    body = jsonError(code, message);
+  }
+  writeJsonResponse(out, status, body, Headers(), /*close_connection=*/true);
   bufferevent_write_buffer(down_.get(), out.raw());
   close_after_response_ = true;
   if (ex_) {
@@ -271,24 +289,44 @@ void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
 
 void ForwardSession::sendBlocked(const Verdict& v) {
   uint16_t status = v.status != 0 ? v.status : 403;
-  MetricsShard::bump(worker_.metrics().blocked);
+  const bool rate_limited = status == 429;
+  MetricsShard::bump(rate_limited ? worker_.metrics().rate_limited : worker_.metrics().blocked);
   if (ex_) ex_->info.verdict = v;
   std::string body;
   // A rule's block of an AI API call answers in that provider's error shape, so the app's SDK
   // raises its usual error and shows the reason (SPEC §6); MCP gets a JSON-RPC error, which is
-  // an HTTP 200.
+  // an HTTP 200, for a rate limit as well; a sidecar tool call gets the sidecar's own reply.
   const ai::Provider provider = ex_ ? ex_->info.endpoint.provider : ai::Provider::None;
-  if (ex_ && !ex_->info.rule.empty() && provider != ai::Provider::None) {
-    const auto* facts = ex_->info.request_facts.get();
-    body = ai::blockedBody(provider, v.reason, ex_->info.rule,
+  const auto* facts = ex_ ? ex_->info.request_facts.get() : nullptr;
+  const bool json_rpc = provider == ai::Provider::Mcp && facts != nullptr;
+  if (ex_ && ex_->sidecar.kind == SidecarKind::Tool) {
+    body = rate_limited ? "{\"error\":\"rate_limited\",\"reason\":\""
+                        : "{\"error\":\"blocked\",\"reason\":\"";
+    appendJsonEscaped(body, v.reason);
+    body += "\",\"rule\":";
+    if (ex_->info.rule.empty() || rate_limited) {
+      body += "null";
+    } else {
+      body += '"';
+      appendJsonEscaped(body, ex_->info.rule);
+      body += '"';
+    }
+    if (rate_limited) body += ",\"retry_after\":" + std::to_string(v.retry_after_s);
+    body += "," + toolReplyFields() + "}";
+  } else if (ex_ && (json_rpc || (!ex_->info.rule.empty() && provider != ai::Provider::None))) {
+    body = ai::blockedBody(provider, v.reason, rate_limited ? "" : ex_->info.rule,
                            facts != nullptr ? std::string_view(facts->jsonrpc_id) : "");
     if (provider == ai::Provider::Mcp) status = 200;
   } else {
-    body = jsonError(status == 413 ? "body_too_large" : "blocked", v.reason);
+    body = jsonError(status == 413 ? "body_too_large" : rate_limited ? "rate_limited" : "blocked",
+                     v.reason);
   }
   Buffer out;
   Headers extra;
-  extra.add("x-aiwarden-decision", "blocked");
+  extra.add("x-aiwarden-decision", rate_limited ? "rate_limited" : "blocked");
+  if (rate_limited && v.retry_after_s != 0) {
+    extra.add("Retry-After", std::to_string(v.retry_after_s));
+  }
   writeJsonResponse(out, status, body, extra, /*close_connection=*/true);
   bufferevent_write_buffer(down_.get(), out.raw());
   close_after_response_ = true;
@@ -350,10 +388,14 @@ HeadAction ForwardSession::onRequestHead(RequestHead& head) {
     return HeadAction::Stop;
   }
   beginExchange(head);
-  return ex_ ? HeadAction::Continue : HeadAction::Stop;
+  return ex_ || admin_request_ ? HeadAction::Continue : HeadAction::Stop;
 }
 
 void ForwardSession::beginExchange(RequestHead& head) {
+  if (conn_.sidecar) {
+    beginSidecarExchange(head);
+    return;
+  }
   if (intercepting_) {
     AbsoluteUrl target;
     if (!interceptedTarget(head, target)) return;
@@ -437,6 +479,11 @@ void ForwardSession::prepareExchange() {
                                                      c.fail_mode);
     if (ex.filters->empty()) ex.filters.reset();
   }
+  if (ex.sidecar.collecting_request) {  // the filters run once the envelope is whole
+    ex.request_held = true;
+    if (!rq.hasBody()) ex.request_complete = true;
+    return;
+  }
   if (ex.filters) {
     Verdict v = ex.filters->requestHeaders(ex.info, rq.headers, !rq.hasBody());
     if (v.action == Action::Block) {
@@ -450,7 +497,20 @@ void ForwardSession::prepareExchange() {
 }
 
 FlowAction ForwardSession::onBody(const char* data, size_t len) {
+  if (admin_request_) {
+    if (admin_request_->body.size() + len > kMaxAdminBody) {
+      admin_request_.reset();
+      sendErrorAndClose(413, "body_too_large", "admin request bodies are limited to 1 MiB");
+      return FlowAction::Pause;
+    }
+    admin_request_->body.append(data, len);
+    return FlowAction::Continue;
+  }
   if (!ex_ || ex_->failed) return FlowAction::Continue;
+  if (ex_->sidecar.collecting_request) {
+    collectToolRequest(data, len);
+    return closed_ || !ex_ ? FlowAction::Pause : FlowAction::Continue;
+  }
   ex_->info.bytes_in += len;
   scratch_.clear();
   scratch_.append(data, len);
@@ -488,12 +548,18 @@ void ForwardSession::releaseHeldRequest(Buffer& body, bool whole_body) {
     ex.request.framing = BodyFraming::ContentLength;
     ex.request.content_length = body.size();
     ex.upstream_framing = BodyFraming::ContentLength;
+    ex.replayable = true;
+    ex.replay_body.assign(body.view());
   }
   ex.pending_body.moveFrom(body);
   acquireUpstream();
 }
 
 FlowAction ForwardSession::onMessageComplete(Headers& /*trailers*/) {
+  if (admin_request_) {
+    submitAdminRequest();
+    return FlowAction::Pause;
+  }
   if (ex_ && !ex_->failed) {
     ex_->request_complete = true;
     requestBodyDone();
@@ -504,6 +570,10 @@ FlowAction ForwardSession::onMessageComplete(Headers& /*trailers*/) {
 
 void ForwardSession::requestBodyDone() {
   Exchange& ex = *ex_;
+  if (ex.sidecar.collecting_request) {
+    finishToolRequest();
+    return;
+  }
   if (ex.filters && ex.request.hasBody()) {
     Buffer last;
     Verdict v = ex.filters->requestBody(ex.info, last, true);
@@ -528,8 +598,10 @@ void ForwardSession::finishExchange() {
   if (closed_ || !ex_) return;
   Exchange& ex = *ex_;
   ex.info.finished = std::chrono::steady_clock::now();
+  if (ex.sidecar.kind != SidecarKind::None) recordSidecarCall();
   auto& m = worker_.metrics();
   MetricsShard::bump(m.calls);
+  if (ex.info.rule_outcome == RuleOutcome::Modify) MetricsShard::bump(m.modified);
   m.recordLatency(std::chrono::duration_cast<std::chrono::microseconds>(ex.info.finished -
                                                                        ex.info.started));
   if (ex.filters) ex.filters->complete(ex.info);

@@ -14,6 +14,7 @@
 #include "filters/filter.h"
 #include "http/http1_parser.h"
 #include "http/message_utils.h"
+#include "listeners/sidecar_routes.h"
 #include "listeners/worker.h"
 #include "upstream/connector.h"
 #include "upstream/pool.h"
@@ -25,6 +26,8 @@ namespace aiw {
 inline constexpr char kEstablished[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
 
 class ForwardSession;
+struct AdminRequest;   // admin/admin_routes.h
+struct AdminResponse;
 
 // Removes the HTTP/3 alternatives from Alt-Svc (SPEC §4: intercepted clients stay on TCP).
 void stripHttp3AltSvc(Headers& headers);
@@ -45,6 +48,21 @@ class UpstreamParserEvents : public Http1ParserCallbacks {
 
  private:
   ForwardSession& session_;  // owns this object
+};
+
+// What a sidecar listener adds to an exchange (forward_sidecar.cc).
+struct SidecarCall {
+  SidecarKind kind = SidecarKind::None;
+  // Tool: the envelope is read whole before the filters run (its session id and arguments are
+  // facts the rules and the rate limiter need at once), and the tool's answer is read whole
+  // before it goes back wrapped in the sidecar's reply.
+  bool collecting_request = false;
+  Buffer request_body;
+  bool collecting_response = false;
+  Buffer response_body;
+  uint16_t upstream_status = 0;
+  bool upstream_failed = false;  // no usable answer from the upstream (status error)
+  int64_t started_unix_ms = 0;
 };
 
 // One HTTP exchange on the session (HTTP/1.1: one at a time; pipelined requests wait).
@@ -68,6 +86,10 @@ struct Exchange {
   bool request_complete = false;   // the whole request has been read from downstream
   bool request_sent = false;       // ... and written upstream (incl. the last chunk)
   int retries_left = 1;            // a stale pooled connection is retried once (no body yet)
+  // A request held whole (a filter or the sidecar read it all) can be sent again after a stale
+  // pooled connection failed it: its body is kept until the response begins.
+  bool replayable = false;
+  std::string replay_body;
 
   UpstreamParserEvents events;
   std::unique_ptr<Http1Parser> response_parser;
@@ -82,6 +104,7 @@ struct Exchange {
   Verdict response_abort;          // ... with this verdict
   Verdict response_block;          // a filter blocked the response before anything went out
   ResponseHead held_response;      // the response head a filter holds until the body is whole
+  SidecarCall sidecar;
 
   explicit Exchange(ForwardSession& s) : events(s) {}
 };
@@ -158,6 +181,20 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void runPeek(bool no_more_data);
   bool applyConnectVerdict(const Verdict& v);
   void startTunnel(UniqueFd upstream, bool established_sent);
+  // Sidecar listener (forward_sidecar.cc).
+  void beginSidecarExchange(RequestHead& head);
+  bool sidecarAuthorized(const RequestHead& head) const;
+  void beginAdminRequest(RequestHead& head);
+  void submitAdminRequest();
+  void onAdminResponse(AdminResponse response);
+  void collectToolRequest(const char* data, size_t len);
+  void finishToolRequest();
+  void runToolFilters(Buffer& envelope);
+  void collectToolResponse(Buffer& chunk);
+  void writeToolResult();
+  std::string toolReplyFields() const;  // "session_id":..,"call_id":.. for the replies
+  void sendToolError(uint16_t status, std::string_view code, std::string_view message);
+  void recordSidecarCall();
   // Interception (forward_intercept.cc).
   void startInterception(bool established_sent);
   bool interceptedTarget(RequestHead& head, AbsoluteUrl& url);
@@ -166,6 +203,9 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
 
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;  // the one this connection started with
+  // This connection's listener, as the snapshot configures it (its tools, MCP servers and
+  // routes follow reloads); the bound configuration when the snapshot no longer names it.
+  const ListenerConfig* listener_;
   ConnectionInfo conn_;
   UniqueFd fd_;
   BufferEventPtr down_;  // declared after fd_: destroyed first
@@ -185,6 +225,11 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   // Intercepted CONNECT: the client's TLS is terminated here and its requests are exchanges.
   bool intercepting_ = false;
   std::string intercept_name_;  // the host the client believes it talks to (SNI, else CONNECT)
+  // Sidecar: an admin API request read from this connection, answered on the main thread.
+  std::unique_ptr<AdminRequest> admin_request_;
+  bool admin_in_flight_ = false;
+  // Shared with the callbacks posted back from the main thread: false once this session is gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   Buffer scratch_;  // body bytes in transit (one evbuffer per session, not one per chunk)
   bool waiting_for_head_ = true;  // between exchanges: the header timer is running
   bool close_after_response_ = false;

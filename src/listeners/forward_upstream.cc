@@ -289,8 +289,13 @@ void ForwardSession::upstreamFailed(const Error& error) {
   // A pooled connection the origin had already closed: try once more on a new one, if nothing
   // of the exchange is lost by doing so (no response yet, no body streamed).
   if (ex.reused_connection && !ex.response_started && ex.retries_left > 0 &&
-      !ex.request.hasBody() && error.code != "upstream_timeout" && error.code != "bad_response") {
+      (!ex.request.hasBody() || ex.replayable) && error.code != "upstream_timeout" &&
+      error.code != "bad_response") {
     ex.retries_left--;
+    if (ex.replayable) {
+      ex.pending_body.clear();
+      ex.pending_body.append(ex.replay_body);
+    }
     ex.reused_connection = false;
     ex.upstream_head_sent = false;
     ex.request_sent = false;
@@ -336,6 +341,15 @@ HeadAction ForwardSession::onResponseHead(ResponseHead& head) {
     }
     return HeadAction::Continue;
   }
+  if (ex.sidecar.kind != SidecarKind::None) {
+    ex.sidecar.upstream_status = head.status;
+    // An MCP server names the session in its answer to initialize.
+    if (ex.sidecar.kind == SidecarKind::Mcp && ex.info.session_id.empty()) {
+      if (const std::string* id = head.headers.find("mcp-session-id")) ex.info.session_id = *id;
+    }
+    // A tool's answer is read whole and goes back wrapped (writeToolResult).
+    ex.sidecar.collecting_response = ex.sidecar.kind == SidecarKind::Tool;
+  }
   if (ex.filters) {
     const bool no_body = ex.head_request || head.framing == BodyFraming::None;
     Verdict v = ex.filters->responseHeaders(ex.info, head.headers, no_body);
@@ -349,6 +363,7 @@ HeadAction ForwardSession::onResponseHead(ResponseHead& head) {
       return ex.head_request ? HeadAction::SkipBody : HeadAction::Continue;
     }
   }
+  if (ex.sidecar.collecting_response) return HeadAction::Continue;
   writeResponseHeadDownstream(head);
   return ex.head_request ? HeadAction::SkipBody : HeadAction::Continue;
 }
@@ -439,6 +454,10 @@ FlowAction ForwardSession::onResponseBody(const char* data, size_t len) {
     }
     if (v.action == Action::NeedMoreData) return FlowAction::Continue;
   }
+  if (ex.sidecar.collecting_response) {
+    collectToolResponse(chunk);
+    return FlowAction::Continue;
+  }
   if (ex.response_held) return FlowAction::Continue;  // cannot happen: held implies NeedMoreData
   writeDownstreamBody(chunk);
   return downstreamBackedUp() ? FlowAction::Pause : FlowAction::Continue;
@@ -462,6 +481,12 @@ FlowAction ForwardSession::onResponseComplete() {
       }
       return FlowAction::Pause;
     }
+    if (ex.sidecar.collecting_response) {
+      collectToolResponse(last);
+      writeToolResult();
+      ex.response_complete = true;
+      return FlowAction::Pause;
+    }
     if (ex.response_held) {
       // The filter saw the whole body: the client gets it with an exact length.
       ex.response_held = false;
@@ -470,6 +495,10 @@ FlowAction ForwardSession::onResponseComplete() {
       writeResponseHeadDownstream(ex.held_response);
     }
     writeDownstreamBody(last);
+  } else if (ex.sidecar.collecting_response) {
+    writeToolResult();
+    ex.response_complete = true;
+    return FlowAction::Pause;
   } else if (ex.response_held) {
     ex.response_held = false;
     writeResponseHeadDownstream(ex.held_response);

@@ -19,6 +19,7 @@
 #include "listeners/rules_store.h"
 #include "listeners/snapshot_publish.h"
 #include "listeners/worker.h"
+#include "sessions/session_store.h"
 #include "tls/certificate_authority.h"
 #include "tls/interception_context.h"
 #include "tls/tls_context.h"
@@ -49,7 +50,8 @@ void onWorkersDone(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void acceptConnection(Worker& w, const ListenerConfig& listener, UniqueFd fd, std::string peer) {
-  // Only forward listeners are accepted by start-up (see checkSupported).
+  // Forward and sidecar listeners share the HTTP session: the listener type decides how a
+  // request's target is read (forward_session.cc, forward_sidecar.cc).
   startForwardSession(w, listener, std::move(fd), std::move(peer));
 }
 
@@ -76,16 +78,6 @@ void warnRestartOnly(const Config& old_cfg, const Config& new_cfg) {
   }
 }
 
-Result<void> checkSupported(const Config& config) {
-  for (const auto& l : config.listeners) {
-    if (l.type != ListenerType::Forward) {
-      return makeError("config", config.source + ": listener '" + l.name +
-                                     "': type 'sidecar' is not available in this build yet");
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<Config> loadConfigFor(const ServerOptions& options) {
@@ -97,10 +89,6 @@ int runServer(const ServerOptions& options, Config initial) {
   evthread_use_pthreads();
   ::signal(SIGPIPE, SIG_IGN);
 
-  if (auto r = checkSupported(initial); !r.ok()) {
-    log::error(r.error().message);
-    return 1;
-  }
   // The state dir first: stored patterns and rules come from it, and the reporter's relative
   // sink paths resolve under it before the first snapshot configures the sinks.
   const std::string state_dir = resolveStateDir(options.state_dir_override, initial.state_dir);
@@ -130,6 +118,8 @@ int runServer(const ServerOptions& options, Config initial) {
   Runtime runtime(workers);
   runtime.state_dir = state_dir;
   runtime.reporter = reporter;
+  runtime.sessions =
+      std::make_shared<SessionStore>(cfg.sessions.max_sessions, cfg.sessions.history);
   publishSnapshot(runtime, snap);
   auto token = ensureAdminToken(cfg.admin.token, runtime.state_dir);
   if (!token.ok()) {
@@ -172,7 +162,6 @@ int runServer(const ServerOptions& options, Config initial) {
   auto reload = [&]() -> Result<void> {
     auto config = loadConfigFor(options);
     if (!config.ok()) return config.error();
-    if (auto r = checkSupported(config.value()); !r.ok()) return r.error();
     applyStoredPatterns(config.value(), runtime.state_dir);
     applyStoredRules(config.value(), runtime.state_dir);
     auto current = runtime.snapshot.get();
@@ -184,6 +173,9 @@ int runServer(const ServerOptions& options, Config initial) {
     if (!next.ok()) return next.error();
     runtime.upstream_tls.store(upstream_tls.value());
     publishSnapshot(runtime, next.value());
+    // Sessions kept so far stay when they fit the new bounds (the least recently active go).
+    runtime.sessions->resize(next.value()->config.sessions.max_sessions,
+                             next.value()->config.sessions.history);
     log::info("configuration reloaded", {{"generation", std::to_string(next.value()->generation)}});
     return {};
   };
@@ -219,6 +211,14 @@ int runServer(const ServerOptions& options, Config initial) {
   if (!admin.ok()) {
     log::error(admin.error().message);
     return 1;
+  }
+  // Sidecars with admin_routes: true serve the admin API through the admin server's thread.
+  AdminServer* admin_server = admin.value().get();
+  for (auto& w : pool) {
+    w->setAdminSubmit([admin_server](AdminRequest request,
+                                     std::function<void(AdminResponse)> done) {
+      admin_server->submit(std::move(request), std::move(done));
+    });
   }
 
   main.sighup.reset(evsignal_new(main.base.get(), SIGHUP, onSignal, &main));

@@ -17,6 +17,13 @@
 
 namespace aiw {
 
+struct AdminRequest;   // admin/admin_routes.h
+struct AdminResponse;
+// Hands an admin API request to the main thread and calls back there with the answer
+// (AdminServer::submit): how a sidecar with `admin_routes: true` serves the admin API.
+using AdminSubmitFn =
+    std::function<void(AdminRequest, std::function<void(AdminResponse)>)>;
+
 // A connection owned by a worker (an HTTP session, a tunnel…).
 class WorkerConnection {
  public:
@@ -41,6 +48,9 @@ class Worker {
 
   // Takes this worker's listening sockets; call before start().
   void addListener(BoundListener listener);
+  // The admin API for sidecar listeners that mount it; call before start().
+  void setAdminSubmit(AdminSubmitFn submit) { admin_submit_ = std::move(submit); }
+  const AdminSubmitFn& adminSubmit() const { return admin_submit_; }
   // `on_exit` runs on the worker thread when its loop has ended (after drain).
   void start(std::function<void()> on_exit);
   void join();
@@ -77,6 +87,7 @@ class Worker {
   size_t index_;
   Runtime& runtime_;
   AcceptFn on_accept_;
+  AdminSubmitFn admin_submit_;
   EventBasePtr base_;
   std::unique_ptr<Resolver> resolver_;
   std::unique_ptr<ConnectionPool> pool_;

@@ -174,6 +174,12 @@ class DomainClassifierStreamFilter : public StreamFilter {
   Verdict onRequestHeaders(StreamInfo& s, Headers& /*h*/, bool /*end_stream*/) override {
     if (s.connection != nullptr && s.connection->is_connect) return Verdict::next();
     Classification c = factory_.classifier_->classify(s.host);
+    // The sidecar inspects every call of its agent: the class is a fact for rules and events,
+    // never a reason to look away or to refuse.
+    if (s.connection != nullptr && s.connection->sidecar) {
+      if (s.traffic_class == TrafficClass::Unknown) s.traffic_class = c.traffic_class;
+      return Verdict::next();
+    }
     s.traffic_class = c.traffic_class;
     s.inspect = c.intercept;
     if (c.source == Classification::Source::Default &&

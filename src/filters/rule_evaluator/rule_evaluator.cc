@@ -114,6 +114,8 @@ class RuleEvaluatorFilter : public StreamFilter {
     const ai::RequestFacts* facts = s.request_facts.get();
     if (facts != nullptr && facts->endpoint.kind == ai::ApiKind::McpJsonRpc) {
       f.args_json = facts->mcp_arguments_json;
+    } else if (facts != nullptr && facts->endpoint.kind == ai::ApiKind::SidecarToolCall) {
+      f.args_json = facts->envelope_args_json;
     } else if (isJsonObject(body)) {
       // An API request's arguments are its top-level JSON fields (SPEC §6 param_overrides).
       f.args_json = body;

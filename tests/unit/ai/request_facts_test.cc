@@ -36,6 +36,7 @@ ApiEndpoint endpointOf(ApiKind kind) {
     case ApiKind::McpJsonRpc:
       e.provider = Provider::Mcp;
       break;
+    case ApiKind::SidecarToolCall:
     case ApiKind::None:
       break;
   }

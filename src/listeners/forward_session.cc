@@ -149,20 +149,29 @@ void ForwardSession::onDownstreamRead() {
 
 void ForwardSession::parseDownstream() {
   if (closed_ || in_parse_) return;
-  in_parse_ = true;
-  auto fed = feedFromBuffer(parser_, bufferevent_get_input(down_.get()));
-  if (!fed.ok()) {
-    MetricsShard::bump(worker_.metrics().bad_requests);
+  for (;;) {
+    in_parse_ = true;
+    auto fed = feedFromBuffer(parser_, bufferevent_get_input(down_.get()));
+    if (!fed.ok()) {
+      MetricsShard::bump(worker_.metrics().bad_requests);
+      in_parse_ = false;
+      sendErrorAndClose(parser_.errorStatus(), fed.error().code, fed.error().message);
+      return;
+    }
     in_parse_ = false;
-    sendErrorAndClose(parser_.errorStatus(), fed.error().code, fed.error().message);
-    return;
+    if (closed_) return;
+    if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just parsed
+    // After a CONNECT head (or a refusal) the parser stopped: reading is the CONNECT path's
+    // business from here (off while connecting, on while peeking).
+    if (parser_.state() == Http1ParserState::Stopped) return;
+    // An exchange answered from inside the parse (a sidecar block, kept alive) is already over:
+    // the next pipelined request is read now, not on the next readable event.
+    if (ex_ || admin_request_ || close_after_response_ ||
+        parser_.state() != Http1ParserState::Paused) {
+      break;
+    }
+    parser_.resume();
   }
-  in_parse_ = false;
-  if (closed_) return;
-  if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just parsed
-  // After a CONNECT head (or a refusal) the parser stopped: reading is the CONNECT path's
-  // business from here (off while connecting, on while peeking).
-  if (parser_.state() == Http1ParserState::Stopped) return;
   // Reading stays on between requests (a pipelined request just waits in the input buffer,
   // bounded by the read high-water mark) — toggling it per request costs two epoll_ctl calls.
   // It goes off only while a request body is backed up toward the origin; onUpstreamWrite
@@ -327,13 +336,20 @@ void ForwardSession::sendBlocked(const Verdict& v) {
   if (rate_limited && v.retry_after_s != 0) {
     extra.add("Retry-After", std::to_string(v.retry_after_s));
   }
-  writeJsonResponse(out, status, body, extra, /*close_connection=*/true);
+  // An agent's refused call was read whole and nothing of it went upstream: its connection
+  // stays usable (agents make many calls). Elsewhere the refusal ends the connection.
+  const bool keep_alive = ex_ && ex_->sidecar.kind != SidecarKind::None &&
+                          ex_->request_complete && !ex_->upstream_head_sent &&
+                          !close_after_response_ && !draining_;
+  writeJsonResponse(out, status, body, extra, /*close_connection=*/!keep_alive);
   bufferevent_write_buffer(down_.get(), out.raw());
-  close_after_response_ = true;
+  if (!keep_alive) close_after_response_ = true;
   if (ex_) {
     ex_->info.status = status;
+    ex_->info.bytes_out += body.size();
     finishExchange();
   }
+  if (keep_alive) return;
   setDownstreamReading(false);
   flushDownstream();
 }
@@ -594,20 +610,23 @@ void ForwardSession::requestBodyDone() {
 
 void ForwardSession::finishExchange() {
   if (!ex_) return;
-  flushDownstream();  // the response's last bytes go out before anything else happens
-  if (closed_ || !ex_) return;
   Exchange& ex = *ex_;
   ex.info.finished = std::chrono::steady_clock::now();
+  // Counted, and in the session timeline, before the client has the answer: a client that reads
+  // the metrics or its session right after a call finds the call there.
   if (ex.sidecar.kind != SidecarKind::None) recordSidecarCall();
   auto& m = worker_.metrics();
   MetricsShard::bump(m.calls);
   if (ex.info.rule_outcome == RuleOutcome::Modify) MetricsShard::bump(m.modified);
   m.recordLatency(std::chrono::duration_cast<std::chrono::microseconds>(ex.info.finished -
                                                                        ex.info.started));
+  flushDownstream();  // the response's last bytes go out before anything else happens
+  if (closed_ || !ex_) return;
   if (ex.filters) ex.filters->complete(ex.info);
   // Whatever is left of the upstream side is torn down on the next loop turn via ex_'s
   // destruction here: safe, since no parser of this exchange is on the stack when we get here
-  // (callers come from event handlers after feed() returned).
+  // (callers come from upstream event handlers after feed() returned, or from inside the
+  // downstream parse, whose parser belongs to the session, not to the exchange).
   ex_.reset();
   waiting_for_head_ = true;
   if (close_after_response_ || draining_) {

@@ -242,15 +242,20 @@ void ForwardSession::finishToolRequest() {
   runToolFilters(envelope);
   if (closed_ || !ex_) return;
 
-  // The tool gets the arguments (after the filters: redactions, param_overrides) as its body.
-  auto final_facts = ai::parseRequest(ex.info.endpoint, envelope.view());
-  if (!final_facts.ok()) {
-    sendErrorAndClose(500, "filter_broke_request",
-                      "a filter left the tool call unreadable: " + final_facts.error().message);
-    return;
-  }
+  // The tool gets the arguments as its body: as parsed, or read again from the envelope when a
+  // rule rewrote it (redactions, param_overrides).
   Buffer args;
-  args.append(final_facts->envelope_args_json);
+  if (ex.info.rule_outcome != RuleOutcome::Modify && ex.info.request_facts) {
+    args.append(ex.info.request_facts->envelope_args_json);
+  } else {
+    auto final_facts = ai::parseRequest(ex.info.endpoint, envelope.view());
+    if (!final_facts.ok()) {
+      sendErrorAndClose(500, "filter_broke_request",
+                        "a filter left the tool call unreadable: " + final_facts.error().message);
+      return;
+    }
+    args.append(final_facts->envelope_args_json);
+  }
   Headers& h = ex.request.headers;
   h.remove("content-encoding");  // the arguments are re-serialized, never still encoded
   h.set("Content-Type", "application/json");

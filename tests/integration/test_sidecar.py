@@ -313,6 +313,36 @@ class SidecarTest(ProxyTestCase):
         self.assertEqual([c["status"] for c in t["calls"]], ["error", "error"])
         self.assertEqual(t["errors"], 2)
 
+    def test_a_refused_call_keeps_the_connection_for_the_next(self):
+        session = new_session()
+
+        def request(tool, args, metadata=None):
+            body = json.dumps({"args": args, "session_id": session,
+                               "metadata": metadata or {}}).encode()
+            return (b"POST /proxy/v1/tools/" + tool.encode() + b" HTTP/1.1\r\nHost: sidecar\r\n"
+                    b"X-Proxy-Token: " + harness.TOKEN.encode() + b"\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: " +
+                    str(len(body)).encode() + b"\r\n\r\n" + body)
+
+        blocked = request("python_exec", {"user": "external", "code": "suspicious"},
+                          {"tenant": "beta"})
+        allowed = request("shell", {"marker": "after-block"})
+        sock = socket.create_connection(("127.0.0.1", self.sidecar_port), timeout=10)
+        try:
+            # Pipelined: both in one write; the answers come back in order on the one connection.
+            sock.sendall(blocked + allowed)
+            reader = harness.RawResponseReader(sock)
+            first = reader.read()
+            second = reader.read()
+            self.assertEqual(first.status, 403, first.body)
+            self.assertNotEqual((first.header("Connection") or "").lower(), "close")
+            self.assertEqual(second.status, 200, second.body)
+            self.assertEqual(second.json()["result"], {"ran": {"marker": "after-block"}})
+            sock.sendall(blocked)
+            self.assertEqual(reader.read().status, 403)
+        finally:
+            sock.close()
+
     def test_a_tool_answering_text_gives_a_string_result(self):
         r = self.call_tool("texty", {})
         self.assertEqual(r.status, 200, r.body)

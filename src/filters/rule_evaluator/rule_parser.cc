@@ -76,6 +76,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::fromJson(std::string_view json) 
   if (!checked) return checked.error();
   auto set = std::make_shared<RuleSet>();
   set->rules_ = std::move(checked).value();
+  set->prepare();
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
@@ -98,6 +99,7 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::fromYaml(
   if (!checked) return checked.error();
   auto set = std::make_shared<RuleSet>();
   set->rules_ = std::move(checked).value();
+  set->prepare();
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 

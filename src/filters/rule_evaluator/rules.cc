@@ -90,16 +90,24 @@ class ParsedFacts {
   Slot metadata_;
 };
 
-// Whether the facts' object carries every member of the rule's object (`want` is valid JSON:
-// the checker produced it).
-bool jsonCriterion(std::string_view want, const rapidjson::Value* have) {
-  if (have == nullptr) return false;
-  rapidjson::Document doc;
-  doc.Parse<kRuleJsonParseFlags>(want.data(), want.size());
-  return !doc.HasParseError() && jsonContains(doc, *have);
+// A rule's match_args / match_metadata object, parsed (null when the rule has none).
+using CriterionDoc = std::unique_ptr<const rapidjson::Document>;
+
+CriterionDoc parseCriterion(std::string_view json) {
+  if (json.empty()) return nullptr;
+  auto doc = std::make_unique<rapidjson::Document>();
+  doc->Parse<kRuleJsonParseFlags>(json.data(), json.size());
+  return doc;
 }
 
-bool holds(const Rule& rule, const RuleFacts& facts, ParsedFacts& parsed) {
+// Whether the facts' object carries every member of the rule's object (`want` is valid JSON:
+// the checker produced it).
+bool jsonCriterion(const rapidjson::Document& want, const rapidjson::Value* have) {
+  return have != nullptr && !want.HasParseError() && jsonContains(want, *have);
+}
+
+bool holds(const Rule& rule, const RuleFacts& facts, ParsedFacts& parsed,
+           const rapidjson::Document* want_args, const rapidjson::Document* want_metadata) {
   // Cheapest criteria first: most rules fail on the tool, class or host, before any JSON work.
   if (!rule.match_class.empty() &&
       (!facts.has_class || std::find(rule.match_class.begin(), rule.match_class.end(),
@@ -138,13 +146,8 @@ bool holds(const Rule& rule, const RuleFacts& facts, ParsedFacts& parsed) {
     }
     if (!any) return false;
   }
-  if (!rule.match_args_json.empty() && !jsonCriterion(rule.match_args_json, parsed.args())) {
-    return false;
-  }
-  if (!rule.match_metadata_json.empty() &&
-      !jsonCriterion(rule.match_metadata_json, parsed.metadata())) {
-    return false;
-  }
+  if (want_args != nullptr && !jsonCriterion(*want_args, parsed.args())) return false;
+  if (want_metadata != nullptr && !jsonCriterion(*want_metadata, parsed.metadata())) return false;
   return true;
 }
 
@@ -236,15 +239,36 @@ std::string_view ruleActionName(RuleAction a) {
   return "allow";
 }
 
+struct RuleSet::ParsedCriteria {
+  CriterionDoc args;
+  CriterionDoc metadata;
+};
+
+RuleSet::RuleSet() = default;
+RuleSet::~RuleSet() = default;
+
+void RuleSet::prepare() {
+  criteria_.clear();
+  criteria_.reserve(rules_.size());
+  for (const Rule& rule : rules_) {
+    criteria_.push_back(
+        {parseCriterion(rule.match_args_json), parseCriterion(rule.match_metadata_json)});
+  }
+}
+
 bool RuleSet::matches(const Rule& rule, const RuleFacts& facts) {
   ParsedFacts parsed(facts);
-  return holds(rule, facts, parsed);
+  CriterionDoc args = parseCriterion(rule.match_args_json);
+  CriterionDoc metadata = parseCriterion(rule.match_metadata_json);
+  return holds(rule, facts, parsed, args.get(), metadata.get());
 }
 
 const Rule* RuleSet::evaluate(const RuleFacts& facts) const {
   ParsedFacts parsed(facts);
-  for (const Rule& rule : rules_) {
-    if (holds(rule, facts, parsed)) return &rule;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (holds(rules_[i], facts, parsed, criteria_[i].args.get(), criteria_[i].metadata.get())) {
+      return &rules_[i];
+    }
   }
   return nullptr;
 }

@@ -102,8 +102,16 @@ class RuleSet {
   // Whether every match_* of `rule` holds (exposed for tests and for /proxy/v1/rules dry runs).
   static bool matches(const Rule& rule, const RuleFacts& facts);
 
+  RuleSet();
+  ~RuleSet();
+
  private:
+  // Fills criteria_ from rules_: once per ruleset, so an evaluation never parses a rule's JSON.
+  void prepare();
+
   std::vector<Rule> rules_;
+  struct ParsedCriteria;  // rules.cc: match_args / match_metadata of rules_[i], parsed
+  std::vector<ParsedCriteria> criteria_;
 };
 
 }  // namespace aiw

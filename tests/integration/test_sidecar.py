@@ -478,8 +478,10 @@ class SidecarTest(ProxyTestCase):
         self.assertEqual(self.call_tool("calc", {"expression": "1"}, session=session).status, 200)
         self.assertEqual(self.call_tool("python_exec", {"user": "external", "code": "suspicious"},
                                         session=session, metadata={"tenant": "beta"}).status, 403)
-        for _ in range(BURST + 1):
-            self.call_tool("limited", {}, session=session)
+        # Until one is refused (bounded): a slow machine refills a token now and then.
+        for _ in range(100):
+            if self.call_tool("limited", {}, session=session).status == 429:
+                break
         # Both read while nothing is in flight.
         text = self.sidecar("GET", "/metrics")
         self.assertEqual(text.status, 200, text.body)

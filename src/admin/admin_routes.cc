@@ -4,8 +4,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <optional>
 #include <map>
+#include <optional>
 
 #include "core/config_loader.h"
 #include "core/log.h"
@@ -55,6 +55,36 @@ bool constantTimeEquals(std::string_view a, std::string_view b) {
   }
   return diff == 0;
 }
+
+namespace {
+
+// The `limit=N` of a query (`fallback` when absent): a whole number from 1 to `max`. A bad value
+// is echoed (bounded, as valid text) so the caller sees which one was refused.
+Result<size_t> limitParameter(std::string_view query, size_t fallback, size_t max) {
+  size_t limit = fallback;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.substr(0, 6) != "limit=") continue;
+    std::string_view digits = param.substr(6);
+    bool valid = !digits.empty() && digits.size() <= 9;
+    size_t n = 0;
+    for (char c : digits) {
+      valid = valid && c >= '0' && c <= '9';
+      if (valid) n = n * 10 + static_cast<size_t>(c - '0');
+    }
+    if (!valid || n == 0 || n > max) {
+      return makeError("bad_limit", "limit must be a whole number from 1 to " +
+                                        std::to_string(max) + ", not '" +
+                                        toValidUtf8(digits.substr(0, 32)) + "'");
+    }
+    limit = n;
+  }
+  return limit;
+}
+
+}  // namespace
 
 std::string jsonError(std::string_view code, std::string_view message) {
   std::string out = "{\"error\":\"";
@@ -478,33 +508,14 @@ AdminResponse AdminRoutes::metricsPrometheus() const {
 // GET /proxy/v1/events?limit=N: the newest N events of the reporter's ring, oldest first
 // (newest last). N defaults to 100 and may not exceed the ring's size.
 AdminResponse AdminRoutes::events(const AdminRequest& req) const {
-  constexpr size_t kDefaultLimit = 100;
   const Reporter* reporter = runtime_.reporter.get();
   const size_t ring = reporter != nullptr ? reporter->ringCapacity() : 0;
-  size_t limit = kDefaultLimit;
-  std::string_view query = req.query;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (param.substr(0, 6) != "limit=") continue;
-    std::string_view digits = param.substr(6);
-    bool valid = !digits.empty() && digits.size() <= 9;
-    uint64_t n = 0;
-    for (char c : digits) {
-      valid = valid && c >= '0' && c <= '9';
-      if (valid) n = n * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (!valid || n == 0 || n > std::max<size_t>(ring, 1)) {
-      return json(400, jsonError("bad_limit", "limit must be a whole number from 1 to " +
-                                                  std::to_string(std::max<size_t>(ring, 1))));
-    }
-    limit = static_cast<size_t>(n);
-  }
+  Result<size_t> limit = limitParameter(req.query, 100, std::max<size_t>(ring, 1));
+  if (!limit.ok()) return json(400, jsonError("bad_limit", limit.error().message));
   std::string b = "{\"events\":[";
   if (reporter != nullptr) {
     bool first = true;
-    for (const std::string& e : reporter->recent(limit)) {
+    for (const std::string& e : reporter->recent(*limit)) {
       if (!first) b += ',';
       first = false;
       b += e;
@@ -545,33 +556,10 @@ std::optional<std::string> percentDecode(std::string_view s) {
 
 // GET /proxy/v1/sessions?limit=N: the N most recently active sessions, each with its last calls.
 AdminResponse AdminRoutes::sessionList(const AdminRequest& req) const {
-  constexpr size_t kDefaultLimit = 100;
-  constexpr size_t kMaxLimit = 10000;
-  size_t limit = kDefaultLimit;
-  std::string_view query = req.query;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (param.substr(0, 6) != "limit=") continue;
-    std::string_view digits = param.substr(6);
-    bool valid = !digits.empty() && digits.size() <= 9;
-    size_t n = 0;
-    for (char c : digits) {
-      valid = valid && c >= '0' && c <= '9';
-      if (valid) n = n * 10 + static_cast<size_t>(c - '0');
-    }
-    if (!valid || n == 0 || n > kMaxLimit) {
-      // The value is echoed (bounded, as valid text) so the caller sees which one was refused.
-      std::string shown = toValidUtf8(digits.substr(0, 32));
-      return json(400, jsonError("bad_limit", "limit must be a whole number from 1 to " +
-                                                  std::to_string(kMaxLimit) + ", not '" + shown +
-                                                  "'"));
-    }
-    limit = n;
-  }
+  Result<size_t> limit = limitParameter(req.query, 100, 10000);
+  if (!limit.ok()) return json(400, jsonError("bad_limit", limit.error().message));
   if (!runtime_.sessions) return json(200, "{\"sessions\":[],\"count\":0,\"max_sessions\":0}");
-  return json(200, runtime_.sessions->listJson(limit));
+  return json(200, runtime_.sessions->listJson(*limit));
 }
 
 // GET /proxy/v1/sessions/{session}: one session's whole kept timeline.

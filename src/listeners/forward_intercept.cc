@@ -90,6 +90,7 @@ void ForwardSession::startInterception(bool established_sent) {
                            snapshot_->config.limits.max_header_bytes + (1 << 20));
   downstream_reading_ = true;
   intercepting_ = true;
+  protocol_checked_ = false;  // ALPN may say h2: known once the handshake is done
   MetricsShard::bump(worker_.metrics().intercepted);
   // From here on the connection carries HTTP/1.1 requests again, inside TLS; the header
   // deadline covers the handshake too.

@@ -67,6 +67,33 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
   conn_.sidecar = listener.type == ListenerType::Sidecar;
 }
 
+ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener,
+                               BufferEventPtr stream_end, const DownstreamContext& context,
+                               std::string protocol)
+    : ForwardSession(worker, listener, UniqueFd(), context.conn.client) {
+  conn_ = context.conn;
+  intercepting_ = context.intercepting;
+  intercept_name_ = context.intercept_name;
+  connect_target_ = context.connect_target;
+  protocol_ = std::move(protocol);
+  protocol_checked_ = true;
+  on_stream_ = true;
+  counts_as_connection = false;  // the HTTP/2 connection is the one counted
+  down_ = std::move(stream_end);
+}
+
+void ForwardSession::startOnStream() {
+  bufferevent_setcb(down_.get(), onDownReadTrampoline, onDownWriteTrampoline,
+                    onDownEventTrampoline, this);
+  bufferevent_setwatermark(down_.get(), EV_READ, 0,
+                           snapshot_->config.limits.max_header_bytes + kHighWater);
+  bufferevent_disable(down_.get(), EV_WRITE);
+  bufferevent_enable(down_.get(), EV_READ);
+  downstream_reading_ = true;
+  header_timer_.reset(evtimer_new(worker_.base(), onHeaderTimeoutCb, this));
+  armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
+}
+
 ForwardSession::~ForwardSession() {
   *alive_ = false;
   if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
@@ -120,6 +147,8 @@ void ForwardSession::drain() {
 void ForwardSession::closeSession() {
   if (closed_) return;
   closed_ = true;
+  // An HTTP/2 stream's exchange: what is left of the answer goes to the stream, then the end.
+  if (on_stream_ && down_) bufferevent_flush(down_.get(), EV_WRITE, BEV_FINISHED);
   if (header_timer_) evtimer_del(header_timer_.get());
   if (ex_) {
     if (ex_->filters) ex_->filters->complete(ex_->info);
@@ -140,6 +169,7 @@ void ForwardSession::onDownstreamRead() {
     runPeek(/*no_more_data=*/false);
     return;
   }
+  if (!protocol_checked_ && takeHttp2()) return;
   if (waiting_for_head_ && !parser_.messageInProgress() && ex_ == nullptr) {
     // First byte of a new request on a kept-alive connection: the header deadline starts now.
     armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
@@ -191,7 +221,10 @@ void ForwardSession::setDownstreamReading(bool on) {
 
 void ForwardSession::onDownstreamEvent(short what) {
   if (closed_) return;
-  if (what & BEV_EVENT_CONNECTED) return;  // the intercepted client's TLS handshake is done
+  if (what & BEV_EVENT_CONNECTED) {  // the intercepted client's TLS handshake is done
+    if (!protocol_checked_) takeHttp2();
+    return;
+  }
   if ((what & BEV_EVENT_ERROR) && intercepting_) {
     if (const TlsSession* tls = tlsSession(down_.get()); tls && tls->failure()) {
       log::info("client TLS failed", {{"client", conn_.client},
@@ -463,7 +496,9 @@ void ForwardSession::startExchange(RequestHead& head, AbsoluteUrl url) {
   // says the host would be intercepted.
   ex.info.inspect = intercepting_;
   ex.info.traffic_class = conn_.traffic_class;
-  ex.info.protocol = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  ex.info.protocol = !protocol_.empty()          ? protocol_
+                     : head.version_minor == 0 ? "HTTP/1.0"
+                                               : "HTTP/1.1";
   ex.url = std::move(url);
   ex.head_request = head.method == "HEAD";
   ex.request = std::move(head);

@@ -14,6 +14,7 @@
 #include "filters/filter.h"
 #include "http/http1_parser.h"
 #include "http/message_utils.h"
+#include "listeners/h2_downstream.h"
 #include "listeners/sidecar_routes.h"
 #include "listeners/worker.h"
 #include "upstream/connector.h"
@@ -112,9 +113,19 @@ struct Exchange {
 class ForwardSession final : public WorkerConnection, public Http1ParserCallbacks {
  public:
   ForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd, std::string peer);
+  // The exchange of one HTTP/2 stream (h2_downstream.cc): its requests arrive as HTTP/1.1 on
+  // `stream_end`, one end of a bufferevent pair, with what the connection knew (`context`);
+  // `protocol` is what the exchange reports it came as ("HTTP/2").
+  ForwardSession(Worker& worker, const ListenerConfig& listener, BufferEventPtr stream_end,
+                 const DownstreamContext& context, std::string protocol);
   ~ForwardSession() override;
 
   void start();
+  void startOnStream();
+  // The HTTP/2 client reset the stream: everything ends now, the upstream request with it.
+  void abortStream() { closeSession(); }
+  // False once this session is destroyed (shared with whoever holds a pointer to it).
+  std::shared_ptr<bool> aliveToken() const { return alive_; }
   void drain() override;
 
   // libevent callbacks (forward_session.cc / forward_upstream.cc route them here).
@@ -181,6 +192,10 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void runPeek(bool no_more_data);
   bool applyConnectVerdict(const Verdict& v);
   void startTunnel(UniqueFd upstream, bool established_sent);
+  // HTTP/2 clients: the connection is handed to an H2Downstream (h2_downstream.h).
+  // True when the downstream bytes must not be parsed now: handed over, or still undecided.
+  bool takeHttp2();
+  void handOverToHttp2();
   // Sidecar listener (forward_sidecar.cc).
   void beginSidecarExchange(RequestHead& head);
   bool sidecarAuthorized(const RequestHead& head) const;
@@ -228,8 +243,12 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   // Sidecar: an admin API request read from this connection, answered on the main thread.
   std::unique_ptr<AdminRequest> admin_request_;
   bool admin_in_flight_ = false;
-  // Shared with the callbacks posted back from the main thread: false once this session is gone.
+  // Shared with the callbacks posted back from the main thread (and an HTTP/2 stream's bridge):
+  // false once this session is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool on_stream_ = false;        // an HTTP/2 stream's exchange (down_ is one end of a pair)
+  bool protocol_checked_ = false; // sidecar: h2c prior knowledge ruled in or out
+  std::string protocol_;          // reported protocol when not the HTTP/1 version ("HTTP/2")
   Buffer scratch_;  // body bytes in transit (one evbuffer per session, not one per chunk)
   bool waiting_for_head_ = true;  // between exchanges: the header timer is running
   bool close_after_response_ = false;

@@ -190,9 +190,11 @@ WorkerConnection* Worker::adopt(std::unique_ptr<WorkerConnection> conn) {
 void Worker::release(WorkerConnection* conn) {
   auto it = connections_.find(conn);
   if (it == connections_.end()) return;
+  if (conn->counts_as_connection) {
+    runtime_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
   released_.push_back(std::move(it->second));
   connections_.erase(it);
-  runtime_.open_connections.fetch_sub(1, std::memory_order_relaxed);
   event_active(reap_ev_.get(), 0, 0);
 }
 

@@ -30,6 +30,10 @@ class WorkerConnection {
   virtual ~WorkerConnection() = default;
   // Draining has begun: finish what is in flight, then close (idle connections close now).
   virtual void drain() = 0;
+  // A downstream connection, counted in Runtime::open_connections (accepted ones). False for
+  // the sessions behind an HTTP/2 connection's streams, and for a connection handed over to
+  // another object that carries on counting it.
+  bool counts_as_connection = true;
 };
 
 struct BoundListener {

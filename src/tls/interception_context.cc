@@ -27,8 +27,9 @@ Result<std::shared_ptr<const InterceptionContext>> InterceptionContext::create(
   auto leaves = LeafCache::create(ctx->ca, options);
   if (!leaves.ok()) return leaves.error();
   ctx->leaves = std::move(leaves.value());
-  // HTTP/1.1 only on both sides until the HTTP/2 codec lands (then "h2" goes first).
-  auto server = TlsServerContext::create({"http/1.1"});
+  // Server preference: h2 whenever the client offers it (SPEC §4), as nginx and Envoy do. The
+  // upstream side stays HTTP/1.1 (pooled keep-alive) until the upstream h2 pool lands.
+  auto server = TlsServerContext::create({"h2", "http/1.1"});
   if (!server.ok()) return server.error();
   ctx->server = server.value();
   return std::shared_ptr<const InterceptionContext>(std::move(ctx));

@@ -12,6 +12,14 @@ void flushNow(bufferevent* bev) {
   evbuffer* out = bufferevent_get_output(bev);
   if (evbuffer_get_length(out) == 0) return;
   if (bufferevent_get_enabled(bev) & EV_WRITE) return;
+  if (bufferevent_pair_get_partner(bev) != nullptr) {
+    // One end of a pair (an HTTP/2 stream's exchange): enabling EV_WRITE hands the bytes to the
+    // other end as far as its read watermark allows, so a slow HTTP/2 reader keeps them here
+    // (and the exchange's own back-pressure stops reading the origin). No flush: that would
+    // move them all past the watermark.
+    bufferevent_enable(bev, EV_WRITE);
+    return;
+  }
   if (bufferevent_get_underlying(bev) != nullptr) {
     // A filtering bufferevent (TLS): its bytes must go through the filter, never to the fd.
     // The TLS layer itself writes straight to the socket; the flush makes it encrypt now.

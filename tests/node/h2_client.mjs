@@ -11,6 +11,8 @@
 //                {"status", "length", "sha256", "sent_sha256"} of the answer.
 // MODE=concurrent COUNT requests GET URL_PATH at once on the one connection; prints
 //                {"statuses": [...], "alpn"}.
+// MODE=stall     GET URL_PATH, stop reading after the first bytes ({"stalled": n}); exits when
+//                stdin closes.
 // MODE=abort     POST BODY to URL_PATH; at the first body bytes resets the stream (RST_STREAM
 //                CANCEL) and prints {"aborted": true}; the connection stays open HOLD_MS (3000)
 //                more, so what the proxy does comes from the reset alone.
@@ -118,6 +120,21 @@ if (mode === "sse") {
     setTimeout(() => session.destroy(), Number(env.HOLD_MS || "3000"));
   });
   stream.on("error", () => {});
+} else if (mode === "stall") {
+  // Reads the first bytes of GET URL_PATH, then stops reading (no WINDOW_UPDATE goes out) and
+  // says {"stalled": bytes}; exits when stdin closes.
+  const stream = request(session, "GET", env.URL_PATH, null);
+  let seen = 0;
+  stream.on("data", (chunk) => {
+    seen += chunk.length;
+    if (!stream.isPaused()) {
+      stream.pause();
+      say({ stalled: seen });
+    }
+  });
+  stream.on("error", () => {});
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
 } else {
   say({ error: `unknown MODE ${mode}` });
   process.exit(2);

@@ -35,7 +35,9 @@ void ForwardSession::startInterception(bool established_sent) {
   // connection behind — with one short-lived client connection after another (no client
   // keep-alive), that was a full upstream TLS handshake per client connection.
   std::string pool_key = interceptPoolKey();
-  if (tunnel_upstream_.valid() && worker_.pool().idleCount(pool_key) > 0) {
+  H2UpstreamPool& h2 = worker_.h2Upstreams();
+  if (tunnel_upstream_.valid() && (worker_.pool().idleCount(pool_key) > 0 ||
+                                   h2.hasConnection(pool_key) || h2.probing(pool_key))) {
     tunnel_upstream_.reset();  // reachability checked; closed unused
   }
   if (tunnel_upstream_.valid()) {
@@ -47,7 +49,10 @@ void ForwardSession::startInterception(bool established_sent) {
       auto tls = wrapUpstreamTls(std::move(sock));
       if (tls.ok()) {
         conn->bev = std::move(tls.value());
-        worker_.pool().put(std::move(conn));
+        // Held until ALPN tells whether the origin speaks h2 (then shared by the streams of
+        // every exchange to it) or HTTP/1.1 (then pooled for the first exchange).
+        h2.parkUntilHandshake(std::move(conn), worker_.pool(),
+                              snapshot_->config.upstream.connect_timeout_ms);
       }
     }
   }

@@ -81,6 +81,10 @@ struct Exchange {
 
   std::unique_ptr<ConnectAttempt> connecting;
   std::unique_ptr<PooledConnection> upstream;
+  // This exchange's TLS connect is the one that tells whether the origin speaks h2
+  // (h2_upstream.h); handed to the connection once made.
+  std::shared_ptr<void> probe;
+  bool awaiting_alpn = false;  // `upstream` is TLS mid-handshake: nothing written until ALPN
   bool reused_connection = false;
   bool upstream_head_sent = false;
   Buffer pending_body;  // request body bytes waiting for the upstream connection

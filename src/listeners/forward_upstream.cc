@@ -54,6 +54,26 @@ void ForwardSession::acquireUpstream() {
       return;
     }
   }
+  if (!ex.tls_name.empty()) {
+    H2UpstreamPool& h2 = worker_.h2Upstreams();
+    if (auto channel = h2.openChannel(ex.pool_key)) {  // a stream on a shared h2 connection
+      MetricsShard::bump(worker_.metrics().upstream_reused);
+      attachUpstream(std::move(channel), true);
+      return;
+    }
+    if (h2.probing(ex.pool_key)) {
+      // A handshake to this origin is about to tell whether it speaks h2: share that
+      // connection if it does, rather than open one more.
+      h2.waitForProbe(ex.pool_key, [this, alive = alive_, id = ex.info.id] {
+        if (*alive && !closed_ && ex_ && ex_->info.id == id && !ex_->upstream && !ex_->connecting) {
+          acquireUpstream();
+          if (!closed_ && ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());
+        }
+      });
+      return;
+    }
+    ex.probe = h2.probe(ex.pool_key);
+  }
   const auto& up = snapshot_->config.upstream;
   ex.connecting = ConnectAttempt::start(
       worker_.base(), worker_.resolver(), ex.connect_host, ex.connect_port,
@@ -83,6 +103,7 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
       return;
     }
     conn->bev = std::move(tls.value());
+    conn->probe = std::move(ex_->probe);
   }
   attachUpstream(std::move(conn), false);
   if (!closed_ && ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());
@@ -90,6 +111,34 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
 
 void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused) {
   Exchange& ex = *ex_;
+  if (!conn->channel) {
+    if (const TlsSession* tls = tlsSession(conn->bev.get())) {
+      if (!tls->handshakeDone()) {
+        // Not a byte until ALPN is known: HTTP/1.1 written now would reach an h2 origin.
+        ex.upstream = std::move(conn);
+        ex.reused_connection = reused;
+        ex.awaiting_alpn = true;
+        bufferevent_setcb(ex.upstream->bev.get(), onUpReadCb, onUpWriteCb, onUpEventCb, this);
+        const uint32_t ms = snapshot_->config.upstream.request_timeout_ms;
+        timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+        bufferevent_set_timeouts(ex.upstream->bev.get(), ms ? &tv : nullptr, nullptr);
+        bufferevent_enable(ex.upstream->bev.get(), EV_READ | EV_WRITE);
+        return;
+      }
+      if (tls->alpn() == "h2") {
+        std::shared_ptr<void> probe = std::move(conn->probe);
+        auto channel = worker_.h2Upstreams().adopt(std::move(conn));
+        probe.reset();  // the waiters find the h2 connection now
+        if (!channel) {
+          upstreamFailed(makeError("upstream_h2", "the origin's HTTP/2 session failed to start"));
+          return;
+        }
+        conn = std::move(channel);
+      }
+    }
+    conn->probe.reset();  // HTTP/1.1 (or plain): the waiters connect on their own
+  }
+  ex.awaiting_alpn = false;
   ex.upstream = std::move(conn);
   ex.reused_connection = reused;
   ex.upstream->requests++;
@@ -252,7 +301,13 @@ void ForwardSession::afterUpstreamParse() {
 void ForwardSession::onUpstreamEvent(short what) {
   if (closed_ || !ex_) return;
   Exchange& ex = *ex_;
-  if (what & BEV_EVENT_CONNECTED) return;  // the origin's TLS handshake is done
+  if (what & BEV_EVENT_CONNECTED) {  // the origin's TLS handshake is done: ALPN is known
+    if (ex.awaiting_alpn) {
+      attachUpstream(std::move(ex.upstream), ex.reused_connection);
+      if (!closed_ && ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request
+    }
+    return;
+  }
   if (what & BEV_EVENT_ERROR) {
     // A TLS failure says why (verification, hostname, handshake): the client's 502 names it.
     if (const TlsSession* tls = tlsSession(ex.upstream->bev.get()); tls && tls->failure()) {
@@ -321,7 +376,7 @@ void ForwardSession::releaseUpstream(bool reusable) {
   Exchange& ex = *ex_;
   ex.response_parser.reset();
   if (!ex.upstream) return;
-  if (reusable) {
+  if (reusable && !ex.upstream->channel) {  // a channel is one exchange's (h2_upstream.h)
     worker_.pool().put(std::move(ex.upstream));
   } else {
     ex.upstream.reset();

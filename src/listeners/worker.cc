@@ -96,6 +96,7 @@ Worker::Worker(size_t index, Runtime& runtime, AcceptFn on_accept)
   resolver_ = std::make_unique<Resolver>(base_.get(), up.connect_timeout_ms);
   resolver_->setFixed(up.resolve);
   pool_ = std::make_unique<ConnectionPool>(base_.get(), up.idle_timeout_ms, 64);
+  h2_pool_ = std::make_unique<H2UpstreamPool>(base_.get(), snapshot_->config.limits.max_header_bytes);
 }
 
 Worker::~Worker() {
@@ -103,6 +104,7 @@ Worker::~Worker() {
   listeners_.clear();
   released_.clear();
   connections_.clear();
+  h2_pool_.reset();  // null already when the loop ran
   pool_.reset();
   resolver_.reset();
 }
@@ -128,6 +130,7 @@ void Worker::start(std::function<void()> on_exit) {
     connections_.clear();
     released_.clear();
     pool_->clear();
+    h2_pool_.reset();  // on the owning thread, like the rest of its connections
     on_exit();
   });
 }

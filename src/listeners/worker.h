@@ -12,6 +12,7 @@
 
 #include "core/c_handles.h"
 #include "core/runtime.h"
+#include "listeners/h2_upstream.h"
 #include "upstream/pool.h"
 #include "upstream/resolver.h"
 
@@ -70,6 +71,7 @@ class Worker {
   MetricsShard& metrics() { return runtime_.metrics.shard(index_); }
   Resolver& resolver() { return *resolver_; }
   ConnectionPool& pool() { return *pool_; }
+  H2UpstreamPool& h2Upstreams() { return *h2_pool_; }
   // The snapshot for new connections; refreshes per-worker settings after a reload.
   std::shared_ptr<const Snapshot> snapshot();
   bool draining() const { return draining_; }
@@ -95,6 +97,7 @@ class Worker {
   EventBasePtr base_;
   std::unique_ptr<Resolver> resolver_;
   std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<H2UpstreamPool> h2_pool_;  // after pool_: destroyed first
   std::vector<BoundListener> bound_;
   std::vector<EvconnListenerPtr> listeners_;
   std::vector<std::shared_ptr<void>> listener_args_;  // callback args of listeners_

@@ -36,7 +36,7 @@ Result<std::shared_ptr<const InterceptionContext>> InterceptionContext::create(
 }
 
 Result<std::shared_ptr<const TlsClientContext>> makeUpstreamTlsContext(const Config& config) {
-  auto client = TlsClientContext::create(config.upstream.ca_file, {"http/1.1"});
+  auto client = TlsClientContext::create(config.upstream.ca_file, {"h2", "http/1.1"});
   if (!client.ok()) {
     return makeError(client.error().code, "upstream.ca_file: " + client.error().message);
   }

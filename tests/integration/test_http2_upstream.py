@@ -1,0 +1,150 @@
+"""HTTP/2 to the origin (issue 4, acceptance 1 and 2): an origin that speaks only h2 (Node's
+node:http2, tests/node/h2_origin.mjs) behind the intercepting proxy and a sidecar route. The
+proxy's upstream connections negotiate h2 and are shared by the exchanges: 100 concurrent
+streams from one client use at most two upstream connections (counted by the origin), and
+HTTP/1.1 clients reach the h2-only origin with their bodies intact.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import harness
+from harness import Proxy, ProxyTestCase, curl, http_request
+from pki import make_pki
+
+TESTS_DIR = os.path.normpath(os.path.join(harness.HERE, ".."))
+ORIGIN = os.path.join(TESTS_DIR, "node", "h2_origin.mjs")
+CLIENT = os.path.join(TESTS_DIR, "node", "h2_client.mjs")
+NODE = shutil.which("node")
+NODE_OK = os.path.join(TESTS_DIR, "..", "scripts", "node-ok.sh")
+if NODE is None or subprocess.run([NODE_OK], capture_output=True).returncode != 0:
+    SKIP = "node >= 20.18.1 is not installed (the h2-only origin of these tests is Node's)"
+else:
+    SKIP = None
+
+HOST = "h2only.test"
+MIB = 1 << 20
+
+
+@unittest.skipIf(SKIP, SKIP)
+class Http2UpstreamTest(ProxyTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = make_pki(tempfile.mkdtemp(prefix="aiw-h2up-pki-"), names=(HOST,))
+        cls.addClassCleanup(shutil.rmtree, cls.pki.directory, True)
+        cls.origin = subprocess.Popen([NODE, ORIGIN], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, cwd=TESTS_DIR,
+                                      env=harness.clean_env(CERT=cls.pki.leaf_pem,
+                                                            KEY=cls.pki.leaf_key))
+        cls.addClassCleanup(cls._stop_origin)
+        line = cls.origin.stdout.readline()
+        if not line:
+            raise AssertionError("the h2 origin did not start: %s"
+                                 % cls.origin.stderr.read().decode(errors="replace"))
+        cls.origin_port = json.loads(line)["port"]
+        cls.connections = 0
+        cls.lock = threading.Lock()
+        threading.Thread(target=cls._count_connections, daemon=True).start()
+
+        cls.proxy = Proxy()
+        cls.sidecar_port = harness.free_port()
+        cfg = cls.proxy.default_config()
+        cfg["listeners"].append({
+            "name": "agent", "type": "sidecar", "address": "127.0.0.1:%d" % cls.sidecar_port,
+            "routes": [{"prefix": "/h2/", "upstream": "https://%s/" % HOST}]})
+        cfg["upstream"] = {"connect_timeout_ms": 2000, "ca_file": cls.pki.ca_pem,
+                           "resolve": {"%s:443" % HOST: "127.0.0.1:%d" % cls.origin_port}}
+        cfg["filters"] = [
+            {"filter": "tls_inspector"},
+            {"filter": "domain_classifier", "config": {"ai_domains": [HOST], "default": "bypass"}},
+            {"filter": "chatty_bypass"},
+        ]
+        cls.proxy.write_config(cfg)
+        cls.start_class_proxy(cls.proxy)
+        cls.proxy_ca = os.path.join(cls.proxy.state_dir, "ca", "ca.pem")
+
+    @classmethod
+    def _count_connections(cls):
+        for line in cls.origin.stdout:
+            try:
+                if "connection" in json.loads(line):
+                    with cls.lock:
+                        cls.connections += 1
+            except ValueError:
+                pass
+
+    @classmethod
+    def _stop_origin(cls):
+        cls.origin.terminate()
+        try:
+            cls.origin.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            cls.origin.kill()
+            cls.origin.wait(timeout=10)
+        cls.origin.stdout.close()
+        cls.origin.stderr.close()
+
+    def origin_connections(self):
+        with self.lock:
+            return self.connections
+
+    def run_node(self, **env):
+        base = {"PROXY": "127.0.0.1:%d" % self.proxy.proxy_port, "CA": self.proxy_ca,
+                "TARGET": "https://%s" % HOST}
+        base.update(env)
+        p = subprocess.run([NODE, CLIENT], capture_output=True, env=harness.clean_env(**base),
+                           cwd=TESTS_DIR, timeout=120)
+        self.assertEqual(p.returncode, 0, "node failed:\n%s\n%s" % (p.stdout, p.stderr))
+        return json.loads(p.stdout.decode().strip().splitlines()[-1])
+
+    def test_100_concurrent_streams_share_at_most_two_upstream_h2_connections(self):
+        before = self.origin_connections()
+        out = self.run_node(MODE="concurrent", COUNT="100", URL_PATH="/hello")
+        self.assertEqual(out["alpn"], "h2")
+        self.assertEqual(out["statuses"], [200] * 100)
+        used = self.origin_connections() - before
+        print("  100 streams over %d upstream connection(s)" % used)
+        self.assertGreaterEqual(used, 1)
+        self.assertLessEqual(used, 2, "100 streams opened %d upstream connections" % used)
+        metrics = self.proxy.metrics()
+        self.assertGreaterEqual(metrics["upstream"]["reused"], 98)
+
+    def test_http1_client_to_h2_only_origin_moves_1_mib_each_way(self):
+        r = curl(["--http1.1", "--cacert", self.proxy_ca,
+                  "https://%s/bytes?n=%d&seed=3" % (HOST, MIB)], proxy_port=self.proxy.proxy_port)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(len(r.body), MIB)
+        self.assertEqual(hashlib.sha256(r.body).hexdigest(), r.header("x-body-sha256"))
+        body = os.urandom(MIB)
+        path = os.path.join(self.pki.directory, "upload.bin")
+        with open(path, "wb") as f:
+            f.write(body)
+        r = curl(["--http1.1", "--cacert", self.proxy_ca, "--data-binary", "@" + path,
+                  "-H", "Content-Type: application/octet-stream",
+                  "https://%s/echo" % HOST], proxy_port=self.proxy.proxy_port)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.header("x-body-length"), str(MIB))
+        self.assertEqual(r.body, body)
+
+    def test_h2_client_to_h2_origin_upload_arrives_byte_identical(self):
+        up = self.run_node(MODE="transfer", URL_PATH="/echo", SIZE=str(MIB))
+        self.assertEqual(up["status"], 200)
+        self.assertEqual(up["length"], MIB)
+        self.assertEqual(up["sha256"], up["sent_sha256"])
+
+    def test_a_sidecar_route_reaches_an_h2_only_origin(self):
+        r = http_request(self.sidecar_port, "GET", "/h2/hello",
+                         headers={"X-Proxy-Token": harness.TOKEN})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body, b"hello over h2\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

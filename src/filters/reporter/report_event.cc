@@ -281,6 +281,16 @@ ReportEvent tunnelEvent(const ConnectionInfo &conn, std::chrono::system_clock::t
   return e;
 }
 
+ReportEvent droppedEventsEvent(std::string sink, uint64_t count,
+                               std::chrono::system_clock::time_point now) {
+  ReportEvent e = newEvent(EventKind::Security, now);
+  e.action = "drop";
+  e.reason = "events_dropped";
+  e.sink = std::move(sink);
+  e.dropped = count;
+  return e;
+}
+
 std::string encodeEvent(const ReportEvent &e) {
   std::string o;
   o.reserve(512);
@@ -323,6 +333,10 @@ std::string encodeEvent(const ReportEvent &e) {
   appendString(o, "reason", e.reason);
   appendString(o, "blocked_by", e.blocked_by);
   if (e.kind == EventKind::Security) appendString(o, "phase", e.phase);
+  if (e.kind == EventKind::Security && e.dropped > 0) {
+    appendString(o, "sink", e.sink);
+    appendUint(o, "dropped", e.dropped);
+  }
   appendDetections(o, e.detections);
   if (e.kind == EventKind::Exchange) {
     appendString(o, "error", e.error);

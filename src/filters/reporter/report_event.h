@@ -54,6 +54,9 @@ struct ReportEvent {
   uint64_t bytes_in = 0;   // exchange: request body bytes; tunnel: client → upstream
   uint64_t bytes_out = 0;  // exchange: response body bytes; tunnel: upstream → client
   ai::Usage usage;
+  // Security events of kind events_dropped (droppedEventsEvent): the sink and how many.
+  std::string sink;
+  uint64_t dropped = 0;
 };
 
 // A process-unique id: a random 64-bit prefix drawn once per process, then a
@@ -77,6 +80,11 @@ ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_p
 std::vector<ReportEvent> securityEvents(const StreamInfo &s, const ReportEvent &exchange);
 // The event of a blind tunnel that has closed (conn.bypassed).
 ReportEvent tunnelEvent(const ConnectionInfo &conn, std::chrono::system_clock::time_point now);
+
+// The security event that reports events an http sink dropped past its spool's bound (one per
+// episode): action "drop", reason "events_dropped", `sink` and `dropped` (the count).
+ReportEvent droppedEventsEvent(std::string sink, uint64_t count,
+                               std::chrono::system_clock::time_point now);
 
 // One JSON object, no newline. Field names are SPEC §8's; absent strings are
 // null.

@@ -1,5 +1,10 @@
 #include "filters/reporter/reporter.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "core/log.h"
 
 namespace aiw {
@@ -85,6 +90,81 @@ void Reporter::applySettings(const ReporterSettings &settings) {
     if (old) (void)old->sync();  // closed by this reconfiguration: what it has is on disk
   }
   sinks_ = std::move(next);
+  applyHttpSettings(settings);
+}
+
+void Reporter::applyHttpSettings(const ReporterSettings &settings) {
+  std::vector<std::unique_ptr<HttpSink>> kept(settings.http.size());
+  for (size_t i = 0; i < settings.http.size(); ++i) {
+    for (auto &old : http_sinks_) {
+      if (old && old->config() == settings.http[i]) kept[i] = std::move(old);
+    }
+  }
+  // The sinks not kept close before any new one opens: a changed sink with the same name
+  // reopens the same spool file, which must have one owner at a time.
+  uint64_t closed_dropped = 0;
+  for (auto &old : http_sinks_) {
+    if (old) closed_dropped += old->stats()->dropped.load(std::memory_order_relaxed);
+  }
+  http_sinks_.clear();
+  const std::string spool_dir = (state_dir_.empty() ? std::string(".") : state_dir_) + "/spool";
+  if (!settings.http.empty() && ::mkdir(spool_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    sink_errors_.fetch_add(1, std::memory_order_relaxed);
+    log::error("reporter: cannot create the spool directory",
+               {{"path", spool_dir}, {"error", std::strerror(errno)}});
+  }
+  std::vector<std::shared_ptr<const HttpSinkStats>> stats;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < settings.http.size(); ++i) {
+    std::unique_ptr<HttpSink> sink = std::move(kept[i]);
+    if (!sink) {
+      auto opened = HttpSink::open(settings.http[i], spool_dir);
+      if (!opened.ok()) {
+        sink_errors_.fetch_add(1, std::memory_order_relaxed);
+        log::error("reporter: http sink not opened",
+                   {{"sink", settings.http[i].name}, {"error", opened.error().message}});
+        continue;
+      }
+      sink = std::move(opened).value();
+      log::info("reporter: http sink",
+                {{"sink", settings.http[i].name},
+                 {"url", settings.http[i].url},
+                 {"spool", sink->spool().path()},
+                 {"spooled_bytes", std::to_string(sink->spool().pendingBytes())}});
+    }
+    stats.push_back(sink->stats());
+    names.push_back(sink->config().name);
+    http_sinks_.push_back(std::move(sink));
+  }
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  closed_sinks_dropped_ += closed_dropped;
+  http_stats_ = std::move(stats);
+  http_names_ = std::move(names);
+}
+
+std::vector<FilterStat> Reporter::httpStats() const {
+  std::vector<FilterStat> out;
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  uint64_t dropped = closed_sinks_dropped_;
+  for (size_t i = 0; i < http_stats_.size(); ++i) {
+    const HttpSinkStats &s = *http_stats_[i];
+    const std::string prefix = "reporter.http." + http_names_[i] + ".";
+    uint64_t d = s.dropped.load(std::memory_order_relaxed);
+    dropped += d;
+    out.push_back({prefix + "delivered", s.delivered.load(std::memory_order_relaxed)});
+    out.push_back({prefix + "failed_attempts", s.failed_attempts.load(std::memory_order_relaxed)});
+    out.push_back({prefix + "spooled_bytes", s.spooled_bytes.load(std::memory_order_relaxed), true});
+    out.push_back({prefix + "dropped", d});
+  }
+  out.push_back({"reporter.spool_dropped", dropped});
+  return out;
+}
+
+void Reporter::reportDrops(const std::vector<std::pair<std::string, uint64_t>> &drops) {
+  for (const auto &[sink, count] : drops) {
+    // Straight onto the queue: the next batch carries it to every sink and the ring.
+    (void)queue_.push(droppedEventsEvent(sink, count, std::chrono::system_clock::now()));
+  }
 }
 
 void Reporter::deliver(std::deque<ReportEvent> &batch) {
@@ -92,6 +172,25 @@ void Reporter::deliver(std::deque<ReportEvent> &batch) {
   std::vector<std::string> lines;
   lines.reserve(batch.size());
   for (const ReportEvent &e : batch) lines.push_back(encodeEvent(e));
+  if (!http_sinks_.empty()) {
+    std::vector<const ReportEvent *> events;
+    events.reserve(batch.size());
+    for (const ReportEvent &e : batch) events.push_back(&e);
+    std::vector<std::pair<std::string, uint64_t>> drops;
+    for (auto &sink : http_sinks_) {
+      auto r = sink->append(events, lines);
+      if (!r.ok()) {
+        sink_errors_.fetch_add(1, std::memory_order_relaxed);
+        if (!error_logged_) {
+          log::error("reporter: http sink spool write failed", {{"error", r.error().message}});
+        }
+        error_logged_ = true;
+      } else if (r.value() > 0) {
+        drops.emplace_back(sink->config().name, r.value());
+      }
+    }
+    reportDrops(drops);
+  }
   batch.clear();
   for (auto &sink : sinks_) {
     auto r = sink->write(lines);
@@ -108,6 +207,11 @@ void Reporter::deliver(std::deque<ReportEvent> &batch) {
 }
 
 void Reporter::syncSinks() {
+  for (auto &sink : http_sinks_) {
+    if (auto r = sink->sync(); !r.ok()) {
+      log::error("reporter: http sink spool sync failed", {{"error", r.error().message}});
+    }
+  }
   for (auto &sink : sinks_) {
     if (auto r = sink->sync(); !r.ok()) {
       log::error("reporter: sink sync failed", {{"error", r.error().message}});
@@ -136,7 +240,18 @@ void Reporter::run() {
       // The workers are done: whatever is still queued is the last of it.
       queue_.takeAll(batch, std::chrono::milliseconds(0));
       deliver(batch);
+      // A drop episode still going on is reported now, or it never would be.
+      std::vector<std::pair<std::string, uint64_t>> drops;
+      for (auto &sink : http_sinks_) {
+        if (sink->droppingNow() > 0) drops.emplace_back(sink->config().name, sink->droppingNow());
+      }
+      reportDrops(drops);
+      queue_.takeAll(batch, std::chrono::milliseconds(0));
+      deliver(batch);
       syncSinks();
+      // The senders stop here (an attempt in flight is abandoned): what they had not
+      // delivered stays in the spools for the next start.
+      http_sinks_.clear();
       stopped_.store(true);
     }
     {

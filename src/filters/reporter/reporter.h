@@ -16,7 +16,10 @@
 // thread calls recent(); the snapshot builder calls configure() after a chain
 // built. The reporter thread (one per process, started by the constructor) is
 // the only one that touches sinks: it drains the queue in batches, encodes each
-// event once, appends it to the ring and writes the batch to every sink.
+// event once, appends it to the ring and writes the batch to every sink. An http
+// sink (http_sink.h) only appends the batch to its spool file there; its own
+// sender thread does the network I/O, so a collector that is down or silent
+// never delays the ring or the other sinks.
 // configure() only hands new settings over; the thread applies them between
 // batches (sinks opened, kept or closed; queue and ring bounds changed).
 //
@@ -37,6 +40,7 @@
 
 #include "filters/reporter/event_queue.h"
 #include "filters/reporter/event_ring.h"
+#include "filters/reporter/http_sink.h"
 #include "filters/reporter/jsonl_sink.h"
 #include "filters/reporter/report_event.h"
 
@@ -46,6 +50,7 @@ namespace aiw {
 // by its builder.
 struct ReporterSettings {
   std::vector<JsonlSinkConfig> jsonl;  // paths as configured: relative ones are under STATE_DIR
+  std::vector<HttpSinkConfig> http;    // spools in STATE_DIR/spool/<name>.log
   size_t queue = 65536;
   size_t ring = 1000;
   bool capture_bodies = false;  // accepted; body capture is not in this build
@@ -82,10 +87,16 @@ class Reporter {
   uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   uint64_t sinkErrors() const { return sink_errors_.load(std::memory_order_relaxed); }
   const std::string &stateDir() const { return state_dir_; }
+  // Any thread. Per http sink: reporter.http.<name>.{delivered,failed_attempts,spooled_bytes,
+  // dropped}, and reporter.spool_dropped (all sinks).
+  std::vector<FilterStat> httpStats() const;
 
  private:
   void run();
   void applySettings(const ReporterSettings &settings);
+  void applyHttpSettings(const ReporterSettings &settings);
+  // Pushes a security event per ended drop episode (or, at shutdown, per ongoing one).
+  void reportDrops(const std::vector<std::pair<std::string, uint64_t>> &drops);
   void deliver(std::deque<ReportEvent> &batch);
   void syncSinks();
   std::string resolvePath(const std::string &path) const;
@@ -112,6 +123,16 @@ class Reporter {
 
   // Reporter thread only.
   std::vector<std::unique_ptr<JsonlSink>> sinks_;
+  std::vector<std::unique_ptr<HttpSink>> http_sinks_;
+
+  // The http sinks' counters, for readers on other threads. Guarded by stats_mu_
+  // (the counters themselves are atomics).
+  mutable std::mutex stats_mu_;
+  std::vector<std::shared_ptr<const HttpSinkStats>> http_stats_;
+  std::vector<std::string> http_names_;
+  // Dropped events of sinks closed by a reconfiguration: reporter.spool_dropped
+  // keeps growing. Guarded by stats_mu_.
+  uint64_t closed_sinks_dropped_ = 0;
   bool error_logged_ = false;  // one log line per run of failures, not one per batch
 
   std::thread thread_;  // last: started once everything above exists

@@ -2,6 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "core/log.h"
@@ -49,8 +54,128 @@ class ReporterConnectionFilter : public ConnectionFilter {
 constexpr uint64_t kDefaultMaxBytes = 104857600;  // 100 MiB
 constexpr uint32_t kDefaultKeep = 5;
 
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("!#$%&'*+-.^_`|~", c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A stable default name (so a restart finds the same spool): a hash of what the sink sends where.
+std::string defaultSinkName(const std::string &url, const std::string &format) {
+  uint64_t h = UINT64_C(1469598103934665603);  // FNV-1a
+  for (char c : url + "|" + format) {
+    h ^= static_cast<unsigned char>(c);
+    h *= UINT64_C(1099511628211);
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "http-%08" PRIx64, static_cast<uint64_t>(h & 0xffffffffu));
+  return buf;
+}
+
+void readHeaders(FilterBuildContext &ctx, const YAML::Node &item, HeaderList &out) {
+  YAML::Node headers = ctx.child(item, "headers");
+  if (!headers || headers.IsNull()) return;
+  if (!headers.IsMap()) {
+    ctx.error(headers, "reporter config: http sink 'headers' must be a map of name: value");
+    return;
+  }
+  for (const auto &kv : headers) {
+    std::string name, value;
+    if (!ctx.asString(kv.first, "header name", name) ||
+        !ctx.asString(kv.second, "header value", value)) {
+      continue;
+    }
+    std::string lower = name;
+    for (char &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!isToken(name)) {
+      ctx.error(kv.first, "reporter config: '" + name + "' is not a valid header name");
+    } else if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+      ctx.error(kv.second, "reporter config: header '" + name + "' has a line break in its value");
+    } else if (lower == "host" || lower == "content-length" || lower == "content-type" ||
+               lower == "connection" || lower == "transfer-encoding") {
+      ctx.error(kv.first, "reporter config: header '" + name +
+                              "' is set by the http sink itself and cannot be configured");
+    } else {
+      out.emplace_back(std::move(name), std::move(value));
+    }
+  }
+}
+
+bool readDigits(FilterBuildContext &ctx, const YAML::Node &item, std::string_view key,
+                std::string &out) {
+  if (!ctx.read(item, key, out)) return false;
+  bool ok = !out.empty() && out.size() <= 20 &&
+            std::all_of(out.begin(), out.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!ok) ctx.error(ctx.child(item, key), "reporter config: '" + std::string(key) + "' must be a number");
+  return ok;
+}
+
+void readHttpSink(FilterBuildContext &ctx, const YAML::Node &item, std::set<std::string> &names,
+                  ReporterSettings &out) {
+  ctx.rejectUnknownKeys(item,
+                        {"type", "name", "url", "format", "batch", "flush_ms", "timeout_ms",
+                         "backoff_max_ms", "headers", "akto_account_id", "akto_vxlan_id"},
+                        "http sink");
+  HttpSinkConfig sink;
+  std::string format = "native";
+  if (ctx.read(item, "url", sink.url, FilterBuildContext::Presence::Required)) {
+    auto url = parseHttpUrl(sink.url);
+    if (url.ok()) {
+      sink.target = url.value();
+    } else {
+      ctx.error(ctx.child(item, "url"), "reporter config: http sink url '" + sink.url + "': " +
+                                            url.error().message);
+    }
+  }
+  ctx.readEnum(item, "format", format, {"native", "akto"});
+  sink.format = format == "akto" ? HttpSinkFormat::Akto : HttpSinkFormat::Native;
+  ctx.read(item, "batch", sink.batch, FilterBuildContext::Presence::Optional, 1, 10000);
+  ctx.read(item, "flush_ms", sink.flush_ms, FilterBuildContext::Presence::Optional, 0, 600000);
+  ctx.read(item, "timeout_ms", sink.timeout_ms, FilterBuildContext::Presence::Optional, 1, 600000);
+  ctx.read(item, "backoff_max_ms", sink.backoff_max_ms, FilterBuildContext::Presence::Optional,
+           100, 3600000);
+  readHeaders(ctx, item, sink.headers);
+  if (ctx.has(item, "akto_account_id") || ctx.has(item, "akto_vxlan_id")) {
+    if (sink.format != HttpSinkFormat::Akto) {
+      ctx.error(ctx.has(item, "akto_account_id") ? ctx.child(item, "akto_account_id")
+                                                 : ctx.child(item, "akto_vxlan_id"),
+                "reporter config: akto_account_id / akto_vxlan_id need format: akto");
+    }
+    readDigits(ctx, item, "akto_account_id", sink.akto.account_id);
+    readDigits(ctx, item, "akto_vxlan_id", sink.akto.vxlan_id);
+  }
+  if (ctx.has(item, "name")) {
+    if (ctx.read(item, "name", sink.name)) {
+      bool ok = !sink.name.empty() && sink.name.size() <= 64 &&
+                std::all_of(sink.name.begin(), sink.name.end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                });
+      if (!ok) {
+        ctx.error(ctx.child(item, "name"),
+                  "reporter config: http sink name '" + sink.name +
+                      "' must be 1-64 of a-z, 0-9, '_' and '-' (it names the spool file)");
+        return;
+      }
+    }
+  } else {
+    sink.name = defaultSinkName(sink.url, format);
+  }
+  if (!names.insert(sink.name).second) {
+    ctx.error(ctx.has(item, "name") ? ctx.child(item, "name") : ctx.child(item, "url"),
+              "reporter config: two http sinks would share the spool '" + sink.name +
+                  "' (give each a distinct name:)");
+    return;
+  }
+  out.http.push_back(std::move(sink));
+}
+
 void readSinks(FilterBuildContext &ctx, const YAML::Node &cfg, ReporterSettings &out) {
   std::set<std::string> paths;
+  std::set<std::string> names;
   for (const YAML::Node &item : ctx.items(cfg, "sinks")) {
     if (!item.IsMap()) {
       ctx.error(item, "reporter config: each sink must be a map with a 'type'");
@@ -59,16 +184,13 @@ void readSinks(FilterBuildContext &ctx, const YAML::Node &cfg, ReporterSettings 
     std::string type;
     if (!ctx.read(item, "type", type, FilterBuildContext::Presence::Required)) continue;
     if (type == "http") {
-      ctx.error(ctx.child(item, "type"),
-                "reporter config: the http sink is not available in this build "
-                "(known sink "
-                "types: jsonl)");
+      readHttpSink(ctx, item, names, out);
       continue;
     }
     if (type != "jsonl") {
-      std::string hint = closestName(type, std::vector<std::string>{"jsonl"});
+      std::string hint = closestName(type, std::vector<std::string>{"jsonl", "http"});
       ctx.error(ctx.child(item, "type"),
-                "reporter config: unknown sink type '" + type + "' (known sink types: jsonl)" +
+                "reporter config: unknown sink type '" + type + "' (known sink types: jsonl, http)" +
                     (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
       continue;
     }
@@ -116,6 +238,7 @@ std::vector<FilterStat> ReporterFactory::stats() const {
   if (reporter_) {
     out.push_back({"reporter.written", reporter_->written()});
     out.push_back({"reporter.sink_errors", reporter_->sinkErrors()});
+    for (FilterStat &st : reporter_->httpStats()) out.push_back(std::move(st));
   }
   return out;
 }
@@ -128,10 +251,10 @@ Result<std::shared_ptr<FilterFactory>> buildReporter(FilterBuildContext &ctx) {
   readSinks(ctx, cfg, settings);
   uint64_t queue = Reporter::kDefaultQueue;
   uint64_t ring = Reporter::kDefaultRing;
-  uint64_t spool_bytes = 0;
+  uint64_t spool_bytes = 1073741824;
   ctx.read(cfg, "queue", queue, FilterBuildContext::Presence::Optional, 1, 1u << 24);
   ctx.read(cfg, "ring", ring, FilterBuildContext::Presence::Optional, 0, 1000000);
-  ctx.read(cfg, "spool_bytes", spool_bytes);
+  ctx.read(cfg, "spool_bytes", spool_bytes, FilterBuildContext::Presence::Optional, 4096);
   ctx.read(cfg, "capture_bodies", settings.capture_bodies);
   if (ctx.state().reporter_seen) {
     ctx.error("only one reporter stage per chain: its sinks are the process's");
@@ -140,6 +263,7 @@ Result<std::shared_ptr<FilterFactory>> buildReporter(FilterBuildContext &ctx) {
   if (ctx.hasErrors()) return ctx.fail();
   settings.queue = static_cast<size_t>(queue);
   settings.ring = static_cast<size_t>(ring);
+  for (HttpSinkConfig &sink : settings.http) sink.spool_bytes = spool_bytes;
   if (settings.capture_bodies && ctx.state().reporter) {
     log::warn(
         "reporter: capture_bodies is not available in this build; bodies "

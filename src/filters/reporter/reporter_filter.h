@@ -7,16 +7,16 @@
 // whose thread encodes and writes them; a full queue drops (counted), never
 // waits.
 //
-// Config:
-//   sinks: [{type: jsonl, path: events.jsonl, max_bytes: 104857600, keep: 5}]
-//          path relative (or empty): under STATE_DIR; the default file is
-//          STATE_DIR/events.jsonl. `http` (and akto) sinks are not available in
-//          this build.
-//   queue: 65536            events waiting for the reporter thread (more:
-//   dropped and counted) ring: 1000              recent events kept in memory
-//   for GET /proxy/v1/events capture_bodies: false   accepted; bodies are never
-//   captured in this build spool_bytes: 1073741824 accepted; there is no spool
-//   in this build
+// Config (docs/reporter.md has every key):
+//   sinks: [{type: jsonl, path: events.jsonl, max_bytes: 104857600, keep: 5},
+//           {type: http, url: http://..., format: native|akto, batch: 100, flush_ms: 500,
+//            timeout_ms: 5000, backoff_max_ms: 30000, headers: {...}, name: ...}]
+//          jsonl path relative (or empty): under STATE_DIR; http sinks spool in
+//          STATE_DIR/spool/<name>.log (http_sink.h).
+//   queue: 65536            events waiting for the reporter thread (more: dropped, counted)
+//   ring: 1000              recent events kept in memory for GET /proxy/v1/events
+//   spool_bytes: 1073741824 undelivered bytes per http sink's spool (more: dropped, counted)
+//   capture_bodies: false   accepted; bodies are never captured in this build
 //
 // The factory holds the Reporter handed in ChainBuildState::reporter; with none
 // (`aiwarden check`, tests that build chains alone) it creates no filters.

@@ -1,0 +1,204 @@
+#include "filters/reporter/http_post.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "core/c_handles.h"
+#include "http/http1_parser.h"
+
+namespace aiw {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kCancelCheck{100};
+
+struct AddrInfoDeleter {
+  void operator()(addrinfo *a) const noexcept { freeaddrinfo(a); }
+};
+
+// Waits for `events` on `fd` until the deadline, waking every kCancelCheck to look at `cancel`.
+Result<void> waitFor(int fd, short events, Clock::time_point deadline,
+                     const std::atomic<bool> &cancel) {
+  for (;;) {
+    if (cancel.load(std::memory_order_relaxed)) return makeError("cancelled", "shutting down");
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return makeError("timeout", "no complete answer in time");
+    pollfd p{fd, events, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::min(left, kCancelCheck).count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeError("io", std::string("poll: ") + std::strerror(errno));
+    if (n > 0) return {};
+  }
+}
+
+Result<UniqueFd> connectTo(const HttpUrl &url, Clock::time_point deadline,
+                           const std::atomic<bool> &cancel) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo *found = nullptr;
+  // Blocking, without the deadline: acceptable on the sink's own thread (a literal address or
+  // /etc/hosts answers at once).
+  int rc = ::getaddrinfo(url.host.c_str(), std::to_string(url.port).c_str(), &hints, &found);
+  if (rc != 0) return makeError("resolve", url.host + ": " + gai_strerror(rc));
+  std::unique_ptr<addrinfo, AddrInfoDeleter> list(found);
+  std::string last = "no address";
+  for (addrinfo *a = list.get(); a != nullptr; a = a->ai_next) {
+    UniqueFd fd(
+        ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
+    if (!fd.valid()) {
+      last = std::strerror(errno);
+      continue;
+    }
+    if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+      last = std::strerror(errno);
+      continue;
+    }
+    if (auto w = waitFor(fd.get(), POLLOUT, deadline, cancel); !w.ok()) return w.error();
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) {
+      last = std::strerror(err);
+      continue;
+    }
+    int one = 1;
+    (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+  }
+  return makeError("connect", url.host + ":" + std::to_string(url.port) + ": " + last);
+}
+
+class StatusOnly : public Http1ParserCallbacks {
+ public:
+  HeadAction onResponseHead(ResponseHead &head) override {
+    if (head.status < 200) return HeadAction::Continue;  // 1xx: the final response follows
+    status = head.status;
+    // The status is all a sink needs: the body (if any) is not read.
+    return HeadAction::Stop;
+  }
+  uint16_t status = 0;
+};
+
+}  // namespace
+
+Result<HttpUrl> parseHttpUrl(std::string_view url) {
+  constexpr std::string_view kHttp = "http://";
+  if (url.size() >= 8 && url.substr(0, 8) == "https://") {
+    return makeError("config",
+                     "https:// is not yet supported by the http sink (no TLS client in this "
+                     "build); use http:// (e.g. to a local forwarder)");
+  }
+  if (url.substr(0, std::min(url.size(), kHttp.size())) != kHttp) {
+    return makeError("config", "the url must start with http://");
+  }
+  std::string_view rest = url.substr(kHttp.size());
+  if (rest.find('#') != std::string_view::npos) {
+    return makeError("config", "the url must not have a fragment");
+  }
+  size_t slash = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, slash);
+  HttpUrl out;
+  out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (out.target.front() == '?') out.target.insert(0, "/");
+  if (authority.find('@') != std::string_view::npos) {
+    return makeError("config", "the url must not carry credentials (use headers:)");
+  }
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos)
+      return makeError("config", "the url's IPv6 host lacks ']'");
+    out.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return makeError("config", "unexpected text after the url's host");
+      port_text = after.substr(1);
+      if (port_text.empty()) return makeError("config", "the url's port is empty");
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return makeError("config", "the url's port is empty");
+    }
+  }
+  if (out.host.empty()) return makeError("config", "the url has no host");
+  for (char c : out.target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return makeError("config", "the url's path has spaces or control characters");
+    }
+  }
+  if (!port_text.empty()) {
+    uint32_t port = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9' || port > 65535)
+        return makeError("config", "the url's port is not a number in 1..65535");
+      port = port * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (port == 0 || port > 65535)
+      return makeError("config", "the url's port is not a number in 1..65535");
+    out.port = static_cast<uint16_t>(port);
+  }
+  return out;
+}
+
+Result<uint16_t> httpPost(const HttpUrl &url, const HeaderList &headers, std::string_view body,
+                          std::chrono::milliseconds timeout, const std::atomic<bool> &cancel) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  auto connected = connectTo(url, deadline, cancel);
+  if (!connected.ok()) return connected.error();
+  UniqueFd fd = std::move(connected).value();
+
+  std::string authority = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  if (url.port != 80) authority += ":" + std::to_string(url.port);
+  std::string req =
+      "POST " + url.target + " HTTP/1.1\r\nHost: " + authority +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n";
+  for (const auto &[name, value] : headers) req += name + ": " + value + "\r\n";
+  req += "\r\n";
+  req.append(body);
+
+  for (size_t off = 0; off < req.size();) {
+    ssize_t n = ::send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (auto w = waitFor(fd.get(), POLLOUT, deadline, cancel); !w.ok()) return w.error();
+      continue;
+    }
+    return makeError("io", std::string("send: ") + std::strerror(errno));
+  }
+
+  StatusOnly cb;
+  Http1Parser parser(Http1Parser::Type::Response, cb);
+  char buf[8192];
+  while (cb.status == 0) {
+    if (auto w = waitFor(fd.get(), POLLIN, deadline, cancel); !w.ok()) return w.error();
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n < 0) return makeError("io", std::string("recv: ") + std::strerror(errno));
+    if (n == 0) return makeError("bad_response", "the collector closed without a response");
+    auto fed = parser.feed(buf, static_cast<size_t>(n));
+    if (!fed.ok()) return makeError("bad_response", fed.error().message);
+  }
+  return cb.status;
+}
+
+}  // namespace aiw

@@ -116,6 +116,25 @@ class Http2UpstreamTest(ProxyTestCase):
         metrics = self.proxy.metrics()
         self.assertGreaterEqual(metrics["upstream"]["reused"], 98)
 
+    def test_curl_http2_100_parallel_transfers_share_the_upstream_connections(self):
+        before = self.origin_connections()
+        config = os.path.join(self.pki.directory, "urls.cfg")
+        with open(config, "w") as f:
+            for i in range(100):
+                f.write('url = "https://%s/bytes?n=1000&seed=%d"\noutput = "/dev/null"\n'
+                        % (HOST, i))
+        r = subprocess.run(["curl", "-s", "--http2", "-Z", "--parallel-max", "100",
+                            "--proxy", "http://127.0.0.1:%d" % self.proxy.proxy_port,
+                            "--cacert", self.proxy_ca, "-K", config,
+                            "-w", "%{http_code} %{http_version}\n"],
+                           capture_output=True, timeout=120, env=harness.clean_env())
+        lines = r.stdout.decode().split()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(lines.count("200"), 100, r.stdout)
+        used = self.origin_connections() - before
+        print("  curl: 100 parallel transfers over %d upstream connection(s)" % used)
+        self.assertLessEqual(used, 2)
+
     def test_http1_client_to_h2_only_origin_moves_1_mib_each_way(self):
         r = curl(["--http1.1", "--cacert", self.proxy_ca,
                   "https://%s/bytes?n=%d&seed=3" % (HOST, MIB)], proxy_port=self.proxy.proxy_port)

@@ -18,6 +18,7 @@
 #include "http/http2_server_session.h"
 #include "http/http2_translate.h"
 #include "listeners/forward_session_impl.h"
+#include "listeners/h2_bridge.h"
 #include "tls/tls_transport.h"
 #include "upstream/write_now.h"
 
@@ -192,16 +193,7 @@ void H2Downstream::flush() {
   // Bounded: each round either sends frames or parses answers that were waiting for room.
   for (int round = 0; round < 64 && !closed_; ++round) {
     flush_pending_ = false;
-    evbuffer* out = bufferevent_get_output(down_.get());
-    const size_t queued = evbuffer_get_length(out);
-    if (queued < kConnectionHighWater) {
-      Buffer frames;
-      in_codec_ = true;
-      Result<void> r = codec_->drainOutput(frames, kConnectionHighWater - queued);
-      in_codec_ = false;
-      if (!r.ok()) closing_ = true;
-      if (!frames.empty()) bufferevent_write_buffer(down_.get(), frames.raw());
-    }
+    if (!moveFrames(*codec_, down_.get(), kConnectionHighWater, in_codec_).ok()) closing_ = true;
     // Streams the codec has room for again: their exchange may have queued more meanwhile.
     std::vector<int32_t> resumed;
     resumed.swap(resumed_);
@@ -303,11 +295,7 @@ void H2Downstream::writeRequestBytes(StreamBridge& b, Buffer& bytes) {
 
 // Body bytes the exchange has taken from the pair no longer count against the client's window.
 void H2Downstream::settleConsumed(StreamBridge& b) {
-  const size_t queued = evbuffer_get_length(bufferevent_get_output(b.end.get()));
-  if (b.pending_consume > queued) {
-    codec_->consumed(b.id, b.pending_consume - queued);
-    b.pending_consume = queued;
-  }
+  if (size_t taken = takenFromPair(b.end.get(), b.pending_consume)) codec_->consumed(b.id, taken);
 }
 
 void H2Downstream::onRequestData(int32_t id, std::string_view data, bool end_stream) {
@@ -317,18 +305,9 @@ void H2Downstream::onRequestData(int32_t id, std::string_view data, bool end_str
     return;
   }
   Buffer bytes;
-  if (!data.empty()) {
-    if (b->request_framing == BodyFraming::Chunked) {
-      appendChunk(bytes, data);
-    } else {
-      bytes.append(data);
-    }
-    b->pending_consume += data.size();
-  }
-  if (end_stream) {
-    if (b->request_framing == BodyFraming::Chunked) appendLastChunk(bytes);
-    b->request_done = true;
-  }
+  appendH1Body(bytes, b->request_framing, data, end_stream);
+  b->pending_consume += data.size();
+  if (end_stream) b->request_done = true;
   writeRequestBytes(*b, bytes);
 }
 
@@ -336,7 +315,7 @@ void H2Downstream::onRequestTrailers(int32_t id, Headers& trailers) {
   StreamBridge* b = find(id);
   if (b == nullptr) return;
   Buffer bytes;
-  if (b->request_framing == BodyFraming::Chunked) appendLastChunk(bytes, trailers);
+  appendH1Body(bytes, b->request_framing, {}, true, &trailers);
   b->request_done = true;
   writeRequestBytes(*b, bytes);
 }

@@ -15,6 +15,7 @@
 #include "http/http1_writer.h"
 #include "http/http2_client_session.h"
 #include "http/http2_translate.h"
+#include "listeners/h2_bridge.h"
 #include "tls/tls_transport.h"
 #include "upstream/write_now.h"
 
@@ -220,15 +221,7 @@ void H2Upstream::flush() {
   }
   for (int round = 0; round < 64 && !closed_; ++round) {
     flush_pending_ = false;
-    const size_t queued = evbuffer_get_length(bufferevent_get_output(tls_.get()));
-    if (queued < kConnectionHighWater) {
-      Buffer frames;
-      in_codec_ = true;
-      Result<void> r = codec_->drainOutput(frames, kConnectionHighWater - queued);
-      in_codec_ = false;
-      if (!r.ok()) closing_ = true;
-      if (!frames.empty()) bufferevent_write_buffer(tls_.get(), frames.raw());
-    }
+    if (!moveFrames(*codec_, tls_.get(), kConnectionHighWater, in_codec_).ok()) closing_ = true;
     std::vector<UpstreamChannel*> resumed;
     resumed.swap(resumed_);
     for (UpstreamChannel* ch : resumed) parseRequest(*ch);
@@ -364,11 +357,8 @@ void H2Upstream::writeToChannel(UpstreamChannel& ch, Buffer& bytes) {
 
 // Answer bytes the exchange has taken from the pair no longer count against our window.
 void H2Upstream::settleConsumed(UpstreamChannel& ch) {
-  const size_t queued = evbuffer_get_length(bufferevent_get_output(ch.end.get()));
-  if (ch.pending_consume > queued && ch.stream != 0) {
-    codec_->consumed(ch.stream, ch.pending_consume - queued);
-    ch.pending_consume = queued;
-  }
+  size_t taken = takenFromPair(ch.end.get(), ch.pending_consume);
+  if (taken != 0 && ch.stream != 0) codec_->consumed(ch.stream, taken);
 }
 
 void H2Upstream::onResponseHeaders(int32_t id, uint16_t status, Headers& headers, bool end_stream) {
@@ -401,18 +391,9 @@ void H2Upstream::onResponseData(int32_t id, std::string_view data, bool end_stre
     return;
   }
   Buffer out;
-  if (!data.empty()) {
-    if (ch->response_framing == BodyFraming::Chunked) {
-      appendChunk(out, data);
-    } else {
-      out.append(data);
-    }
-    ch->pending_consume += data.size();
-  }
-  if (end_stream) {
-    if (ch->response_framing == BodyFraming::Chunked) appendLastChunk(out);
-    ch->response_done = true;
-  }
+  appendH1Body(out, ch->response_framing, data, end_stream);
+  ch->pending_consume += data.size();
+  if (end_stream) ch->response_done = true;
   writeToChannel(*ch, out);
 }
 
@@ -420,7 +401,7 @@ void H2Upstream::onResponseTrailers(int32_t id, Headers& trailers) {
   UpstreamChannel* ch = byStream(id);
   if (ch == nullptr) return;
   Buffer out;
-  if (ch->response_framing == BodyFraming::Chunked) appendLastChunk(out, trailers);
+  appendH1Body(out, ch->response_framing, {}, true, &trailers);
   ch->response_done = true;
   writeToChannel(*ch, out);
 }

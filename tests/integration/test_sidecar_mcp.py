@@ -58,6 +58,7 @@ class SidecarMcpTest(ProxyTestCase):
         cfg["filters"] = [
             {"filter": "pattern_matcher"},
             {"filter": "rule_evaluator", "config": {"rules": [BLOCK_PYTHON_OVER_MCP]}},
+            {"filter": "reporter"},
         ]
         cls.proxy.write_config(cfg)
         cls.start_class_proxy(cls.proxy)
@@ -103,6 +104,15 @@ class SidecarMcpTest(ProxyTestCase):
                          [("mcp", "echo", "ok"), ("mcp", "python_exec", "blocked")])
         self.assertEqual(calls[1]["rule"], "no python over mcp")
         self.assertTrue(all(c["call_id"] for c in calls))
+
+        # The reporter names these calls by what they are: MCP, in the session.
+        events = http_request(self.sidecar_port, "GET", "/proxy/v1/events?limit=100",
+                              headers={"X-Proxy-Token": harness.TOKEN}).json()["events"]
+        blocked = [e for e in events if e.get("kind") == "exchange" and e.get("tool") == "python_exec"]
+        self.assertTrue(blocked, events)
+        self.assertEqual(blocked[-1]["class"], "mcp")
+        self.assertEqual(blocked[-1]["action"], "block")
+        self.assertEqual(blocked[-1]["session_id"], session)
 
     def test_without_the_token_the_mcp_route_is_401(self):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()

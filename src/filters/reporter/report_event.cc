@@ -199,6 +199,11 @@ ReportEvent exchangeEvent(const StreamInfo &s, std::chrono::system_clock::time_p
   e.protocol = s.protocol;
   e.status = s.status;
   e.traffic_class = s.traffic_class;
+  if (s.endpoint.kind == ai::ApiKind::SidecarToolCall) {
+    e.call_class = "tool";
+  } else if (s.endpoint.kind == ai::ApiKind::McpJsonRpc) {
+    e.call_class = "mcp";
+  }
   e.provider = std::string(ai::providerName(s.endpoint.provider));
   e.model = s.model;
   e.tool = s.tool;
@@ -233,6 +238,7 @@ std::vector<ReportEvent> securityEvents(const StreamInfo &s, const ReportEvent &
     e.protocol = exchange.protocol;
     e.status = exchange.status;
     e.traffic_class = exchange.traffic_class;
+    e.call_class = exchange.call_class;
     e.intercepted = exchange.intercepted;
     e.provider = exchange.provider;
     e.model = exchange.model;
@@ -323,7 +329,8 @@ std::string encodeEvent(const ReportEvent &e) {
   appendString(o, "path", e.path);
   appendString(o, "protocol", e.protocol);
   appendRaw(o, "status", e.status ? std::to_string(e.status) : "null");
-  appendString(o, "class", trafficClassName(e.traffic_class));
+  appendString(o, "class",
+               e.call_class.empty() ? trafficClassName(e.traffic_class) : e.call_class);
   appendBool(o, "intercepted", e.intercepted);
   appendString(o, "provider", e.provider);
   appendString(o, "model", e.model);

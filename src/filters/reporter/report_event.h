@@ -40,6 +40,9 @@ struct ReportEvent {
   std::string method, path, protocol;
   uint16_t status = 0;  // 0: no response was sent
   TrafficClass traffic_class = TrafficClass::Unknown;
+  // "tool" / "mcp" for a sidecar's tool and MCP calls (the rules' match_class values), which the
+  // domain classes do not describe; empty: the traffic class names it.
+  std::string call_class;
   bool intercepted = false;
   std::string provider, model, tool;
   std::string action;  // allow | block | modify | log | detect (security) | tunnel

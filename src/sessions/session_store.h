@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/utf8.h"
+
 namespace aiw {
 
 namespace session_json {
@@ -27,9 +29,8 @@ enum class CallStatus : uint8_t { Ok, Blocked, RateLimited, Error };
 // "ok", "blocked", "rate_limited", "error": the JSON spelling.
 std::string_view callStatusName(CallStatus status);
 
-// `s` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD. Session ids
-// and paths are whatever bytes a client sent; JSON text must be UTF-8 (the admin routes echo ids).
-std::string toValidUtf8(std::string_view s);
+// toValidUtf8 (core/utf8.h): session ids and paths are whatever bytes a client sent; JSON text
+// must be UTF-8 (the admin routes echo ids).
 
 // One call of a session, as the sidecar saw it when the call completed.
 struct CallRecord {

@@ -210,3 +210,50 @@ class ReporterShutdownTest(ProxyTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CaptureBodiesTest(ProxyTestCase):
+    """capture_bodies: true — exchange events carry the bodies, every detection redacted."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = make_pki(tempfile.mkdtemp(prefix="aiw-cap-pki-"), names=("api.openai.com",))
+        cls.addClassCleanup(shutil.rmtree, cls.pki.directory, True)
+        cls.origin = FakeOpenAI(cls.pki.server_context())
+        cls.addClassCleanup(cls.origin.close)
+        cls.proxy = ReporterSetup.make(cls.pki, cls.origin)
+        cfg = cls.proxy.config
+        cfg["filters"][4]["config"]["rules"] = [
+            {"name": "log secrets", "action": "log", "match_detector": ["secret.*"],
+             "priority": 10}]
+        cfg["filters"][5]["config"]["capture_bodies"] = True
+        cfg["filters"][5]["config"]["capture_max_bytes"] = 4096
+        cls.proxy.write_config(cfg)
+        cls.start_class_proxy(cls.proxy)
+        cls.proxy_ca = os.path.join(cls.proxy.state_dir, "ca", "ca.pem")
+        cls.events_path = os.path.join(cls.proxy.state_dir, "events.jsonl")
+
+    def test_bodies_are_captured_with_the_secret_redacted(self):
+        body = {"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "deploy with " + AWS_KEY}]}
+        r = curl(["--cacert", self.proxy_ca, "-H", "Content-Type: application/json",
+                  "--data-binary", json.dumps(body),
+                  "https://api.openai.com/v1/chat/completions?m=capture1"],
+                 proxy_port=self.proxy.proxy_port)
+        self.assertEqual(r.status, 200, r.describe())
+
+        def exchange():
+            return [e for e in read_events(self.events_path)
+                    if e["kind"] == "exchange" and e["path"].endswith("m=capture1")]
+        found = poll(exchange, timeout=5.0)
+        self.assertTrue(found, "no exchange event")
+        ev = found[0]
+        sent = json.loads(ev["request_body"])
+        self.assertEqual(sent["messages"][0]["content"], "be brief")
+        self.assertEqual(sent["messages"][1]["content"], "[REDACTED:secret.aws_access_key]")
+        self.assertEqual(sent["model"], "gpt-4o")
+        self.assertEqual(json.loads(ev["response_body"])["object"], "chat.completion")
+        with open(self.events_path) as f:
+            self.assertNotIn(AWS_KEY, f.read())
+        self.assertNotIn(AWS_KEY, self.proxy.log())

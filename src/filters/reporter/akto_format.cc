@@ -117,8 +117,8 @@ std::string aktoRecord(const ReportEvent &e, const AktoSettings &settings) {
   appendField(o, "requestHeaders", headers);
   appendField(o, "responseHeaders", headers);
   appendField(o, "method", e.method);
-  appendField(o, "requestPayload", "");
-  appendField(o, "responsePayload", "");
+  appendField(o, "requestPayload", e.request_body);  // "" unless capture_bodies (redacted)
+  appendField(o, "responsePayload", e.response_body);
   appendField(o, "ip", aktoClientIp(e.client));
   appendField(o, "destIp", e.host);
   appendField(o, "time", std::to_string(secs));

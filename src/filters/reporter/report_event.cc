@@ -335,6 +335,10 @@ std::string encodeEvent(const ReportEvent &e) {
   appendString(o, "provider", e.provider);
   appendString(o, "model", e.model);
   appendString(o, "tool", e.tool);
+  if (e.has_bodies && e.kind == EventKind::Exchange) {
+    appendString(o, "request_body", e.request_body);
+    appendString(o, "response_body", e.response_body);
+  }
   appendString(o, "action", e.action);
   appendString(o, "rule", e.rule);
   appendString(o, "reason", e.reason);

@@ -44,6 +44,9 @@ struct ReportEvent {
   // domain classes do not describe; empty: the traffic class names it.
   std::string call_class;
   bool intercepted = false;
+  // capture_bodies: the bodies, redacted (body_capture.h); has_bodies says they were captured.
+  bool has_bodies = false;
+  std::string request_body, response_body;
   std::string provider, model, tool;
   std::string action;  // allow | block | modify | log | detect (security) | tunnel
   std::string rule;

@@ -53,7 +53,10 @@ struct ReporterSettings {
   std::vector<HttpSinkConfig> http;    // spools in STATE_DIR/spool/<name>.log
   size_t queue = 65536;
   size_t ring = 1000;
-  bool capture_bodies = false;  // accepted; body capture is not in this build
+  // Exchange events carry the bodies, detections redacted (body_capture.h), each cut at
+  // capture_max_bytes.
+  bool capture_bodies = false;
+  size_t capture_max_bytes = 65536;
 };
 
 class Reporter {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "filters/reporter/body_capture.h"
 
 namespace aiw {
 
@@ -19,10 +20,25 @@ class ReporterStreamFilter : public StreamFilter {
  public:
   // `factory` outlives the filter: the chain that created it keeps the factory
   // alive.
-  explicit ReporterStreamFilter(const ReporterFactory &factory) : factory_(factory) {}
+  explicit ReporterStreamFilter(const ReporterFactory &factory)
+      : factory_(factory), capture_(factory.settings().capture_bodies) {}
+
+  Verdict onRequestBody(StreamInfo &, Buffer &chunk, bool) override {
+    if (capture_) request_.add(chunk.view(), factory_.settings().capture_max_bytes);
+    return Verdict::next();
+  }
+  Verdict onResponseBody(StreamInfo &, Buffer &chunk, bool) override {
+    if (capture_) response_.add(chunk.view(), factory_.settings().capture_max_bytes);
+    return Verdict::next();
+  }
 
   void onComplete(const StreamInfo &s) override {
     ReportEvent exchange = exchangeEvent(s, std::chrono::system_clock::now());
+    if (capture_) {
+      exchange.has_bodies = true;
+      exchange.request_body = capturedRequestBody(s, request_);
+      exchange.response_body = capturedResponseBody(s, response_);
+    }
     // Security events first in the queue would name an exchange id not yet
     // seen; the exchange goes first.
     std::vector<ReportEvent> security = securityEvents(s, exchange);
@@ -32,6 +48,9 @@ class ReporterStreamFilter : public StreamFilter {
 
  private:
   const ReporterFactory &factory_;
+  const bool capture_;
+  BodyCapture request_;
+  BodyCapture response_;
 };
 
 class ReporterConnectionFilter : public ConnectionFilter {
@@ -246,7 +265,8 @@ std::vector<FilterStat> ReporterFactory::stats() const {
 Result<std::shared_ptr<FilterFactory>> buildReporter(FilterBuildContext &ctx) {
   const YAML::Node &cfg = ctx.config();
   if (!ctx.expectMap(cfg)) return ctx.fail();
-  ctx.rejectUnknownKeys(cfg, {"sinks", "queue", "ring", "capture_bodies", "spool_bytes"});
+  ctx.rejectUnknownKeys(
+      cfg, {"sinks", "queue", "ring", "capture_bodies", "capture_max_bytes", "spool_bytes"});
   ReporterSettings settings;
   readSinks(ctx, cfg, settings);
   uint64_t queue = Reporter::kDefaultQueue;
@@ -256,6 +276,10 @@ Result<std::shared_ptr<FilterFactory>> buildReporter(FilterBuildContext &ctx) {
   ctx.read(cfg, "ring", ring, FilterBuildContext::Presence::Optional, 0, 1000000);
   ctx.read(cfg, "spool_bytes", spool_bytes, FilterBuildContext::Presence::Optional, 4096);
   ctx.read(cfg, "capture_bodies", settings.capture_bodies);
+  uint64_t capture_max = settings.capture_max_bytes;
+  ctx.read(cfg, "capture_max_bytes", capture_max, FilterBuildContext::Presence::Optional, 1,
+           16u << 20);
+  settings.capture_max_bytes = static_cast<size_t>(capture_max);
   if (ctx.state().reporter_seen) {
     ctx.error("only one reporter stage per chain: its sinks are the process's");
   }
@@ -264,11 +288,6 @@ Result<std::shared_ptr<FilterFactory>> buildReporter(FilterBuildContext &ctx) {
   settings.queue = static_cast<size_t>(queue);
   settings.ring = static_cast<size_t>(ring);
   for (HttpSinkConfig &sink : settings.http) sink.spool_bytes = spool_bytes;
-  if (settings.capture_bodies && ctx.state().reporter) {
-    log::warn(
-        "reporter: capture_bodies is not available in this build; bodies "
-        "are not captured");
-  }
   return std::shared_ptr<FilterFactory>(
       std::make_shared<ReporterFactory>(ctx.state().reporter, std::move(settings)));
 }

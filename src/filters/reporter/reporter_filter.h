@@ -16,7 +16,8 @@
 //   queue: 65536            events waiting for the reporter thread (more: dropped, counted)
 //   ring: 1000              recent events kept in memory for GET /proxy/v1/events
 //   spool_bytes: 1073741824 undelivered bytes per http sink's spool (more: dropped, counted)
-//   capture_bodies: false   accepted; bodies are never captured in this build
+//   capture_bodies: false   true: exchange events carry the bodies, redacted (body_capture.h)
+//   capture_max_bytes: 65536  each captured body is cut here
 //
 // The factory holds the Reporter handed in ChainBuildState::reporter; with none
 // (`aiwarden check`, tests that build chains alone) it creates no filters.

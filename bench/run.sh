@@ -10,6 +10,10 @@
 #   bench/run.sh                                  # ROUNDS=3 DUR=10, all scenarios, ~11 min
 #   ROUNDS=1 DUR=5 bench/run.sh                   # smoke run, ~2.5 min
 #   PEERS="direct squid aiwarden" SCENARIOS="S1 S4" bench/run.sh
+#   PEERS="direct aiwarden aiwarden_rep_jsonl aiwarden_rep_stalled" SCENARIOS=S1 bench/run.sh
+#       issue 7's benchmark: the reporter off (aiwarden), on with a jsonl sink, and on with an
+#       http sink whose collector accepts TCP and never answers (a stalled dashboard); target:
+#       each within 10 % of reporter-off requests/s
 #
 # Env: ROUNDS (3) DUR (10 s per wrk run) CONNS (50) PEERS SCENARIOS ("S1 S4 S3")
 #      FIXED_CONNS (10) DELAY_MS (20)  -- S4 load: 10 conns x 20 ms think time, ~490 req/s
@@ -49,8 +53,9 @@ cp "$AIW_BIN" "$AIW_EXE"
 AIW_SHA="$(sha256sum "$AIW_EXE" | cut -c1-12)"
 
 # ---------- aiwarden as a peer (replaces peers.sh's start_aiwarden) ----------
+# AIW_FILTERS: the filter chain (YAML flow sequence); the reporter peers below set it.
 start_aiwarden() {
-  local d i; d="$(_peer_dir aiwarden)"; PEER_PORT="$(free_port)"; AIW_ADMIN="$(free_port)"
+  local d i; d="$(_peer_dir "${AIW_PEER_NAME:-aiwarden}")"; PEER_PORT="$(free_port)"; AIW_ADMIN="$(free_port)"
   cat >"$d/aiwarden.yaml" <<EOF
 workers: ${AIW_WORKERS:-1}
 state_dir: $d/state
@@ -58,7 +63,7 @@ admin: {address: 127.0.0.1:$AIW_ADMIN, token: bench-token}
 listeners: [{name: system, type: forward, address: 127.0.0.1:$PEER_PORT}]
 upstream:
   resolve: {"origin.test:$ORIGIN_HTTPS": "127.0.0.1:$ORIGIN_HTTPS"}
-filters: []
+filters: ${AIW_FILTERS:-[]}
 EOF
   start_bg aiwarden "$AIW_EXE" run -c "$d/aiwarden.yaml"
   PEER_PID=$BG_PID
@@ -71,6 +76,30 @@ EOF
   die "aiwarden did not become ready"
 }
 
+# The reporter on: every exchange an event, written to a jsonl file under the state dir.
+start_aiwarden_rep_jsonl() {
+  AIW_PEER_NAME=aiwarden_rep_jsonl \
+  AIW_FILTERS='[{filter: reporter, config: {sinks: [{type: jsonl, path: events.jsonl}]}}]' \
+    start_aiwarden
+}
+# The reporter on with a stalled collector: it accepts TCP and never answers, so every POST
+# times out and the events pile up in the sink's spool (bounded) — traffic must not notice.
+start_aiwarden_rep_stalled() {
+  local port; port="$(free_port)"
+  start_bg stalled-collector python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(64)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)   # accepted, never read, never answered
+"
+  STALLED_PID=$BG_PID
+  AIW_PEER_NAME=aiwarden_rep_stalled \
+  AIW_FILTERS="[{filter: reporter, config: {sinks: [{type: jsonl, path: events.jsonl}, {type: http, url: \"http://127.0.0.1:$port/ingest\", timeout_ms: 2000}]}}]" \
+    start_aiwarden
+}
+
 # keep aiwarden's log and metrics of each run next to the results (errors are diagnosed from them)
 save_aiwarden() {   # save_aiwarden TAG
   [[ -n "${AIW_ADMIN:-}" ]] || return 0
@@ -80,7 +109,7 @@ save_aiwarden() {   # save_aiwarden TAG
   AIW_ADMIN=""
 }
 
-is_fwd() { case "$1" in squid|tinyproxy|mitmproxy|nginx_fwd|aiwarden) return 0;; *) return 1;; esac; }
+is_fwd() { case "$1" in squid|tinyproxy|mitmproxy|nginx_fwd|aiwarden|aiwarden_rep_*) return 0;; *) return 1;; esac; }
 is_tunnel() { case "$1" in direct|squid|tinyproxy|aiwarden) return 0;; *) return 1;; esac; }
 
 # wrk_sampled URL: run_wrk, sampling the proxy's RSS (tree) and its established upstream
@@ -149,8 +178,9 @@ run_http() {   # run_http SCEN max|fixed
         "load=$LOAD" "conns=$CONNS" "rss_load_mb=$(printf '%.1f' "$(echo "$peak / 1024" | bc -l)")" \
         "upstream_conns=$up" "max_us=$(kvn max_us "$out")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
       if [[ "$peer" != direct ]]; then
-        [[ "$peer" == aiwarden ]] && save_aiwarden "$SCEN-r$round"
+        [[ "$peer" == aiwarden* ]] && save_aiwarden "$peer-$SCEN-r$round"
         stop_peer
+        if [[ -n "${STALLED_PID:-}" ]]; then stop_pid "$STALLED_PID"; STALLED_PID=""; fi
       fi
     done
   done

@@ -106,10 +106,13 @@ class SidecarMcpTest(ProxyTestCase):
         self.assertTrue(all(c["call_id"] for c in calls))
 
         # The reporter names these calls by what they are: MCP, in the session.
-        events = http_request(self.sidecar_port, "GET", "/proxy/v1/events?limit=100",
-                              headers={"X-Proxy-Token": harness.TOKEN}).json()["events"]
-        blocked = [e for e in events if e.get("kind") == "exchange" and e.get("tool") == "python_exec"]
-        self.assertTrue(blocked, events)
+        def blocked_events():
+            events = http_request(self.sidecar_port, "GET", "/proxy/v1/events?limit=100",
+                                  headers={"X-Proxy-Token": harness.TOKEN}).json()["events"]
+            return [e for e in events
+                    if e.get("kind") == "exchange" and e.get("tool") == "python_exec"]
+        blocked = harness.poll(blocked_events, timeout=5.0)  # events reach the ring in batches
+        self.assertTrue(blocked, "no exchange event for the blocked call")
         self.assertEqual(blocked[-1]["class"], "mcp")
         self.assertEqual(blocked[-1]["action"], "block")
         self.assertEqual(blocked[-1]["session_id"], session)

@@ -3,6 +3,7 @@
 namespace aiw {
 
 bool EventQueue::push(ReportEvent event) {
+  bool notify = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (events_.size() >= capacity_) {
@@ -10,15 +11,27 @@ bool EventQueue::push(ReportEvent event) {
       return false;
     }
     events_.push_back(std::move(event));
+    // Only the first event wakes an idle consumer (the rest join its linger), and a full batch
+    // or a queue half full ends the linger early.
+    notify = (consumer_waiting_ && events_.size() == 1) || events_.size() == kLingerBatch ||
+             events_.size() == capacity_ / 2;
   }
   accepted_.fetch_add(1, std::memory_order_relaxed);
-  cv_.notify_one();
+  if (notify) cv_.notify_one();
   return true;
 }
 
-bool EventQueue::takeAll(std::deque<ReportEvent> &out, std::chrono::milliseconds timeout) {
+bool EventQueue::takeAll(std::deque<ReportEvent> &out, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds linger) {
   std::unique_lock<std::mutex> lock(mu_);
+  consumer_waiting_ = true;
   cv_.wait_for(lock, timeout, [this] { return !events_.empty() || woken_; });
+  consumer_waiting_ = false;
+  if (!events_.empty() && !woken_ && linger.count() > 0) {
+    cv_.wait_for(lock, linger, [this] {
+      return woken_ || events_.size() >= kLingerBatch || events_.size() >= capacity_ / 2;
+    });
+  }
   while (!events_.empty()) {
     out.push_back(std::move(events_.front()));
     events_.pop_front();

@@ -13,6 +13,9 @@ namespace {
 // How long the thread sleeps when idle; it wakes at once for events, settings,
 // flush and stop.
 constexpr std::chrono::milliseconds kIdleWait{500};
+// Once an event is queued, how long the reporter thread lets others join it before it writes
+// them: events reach the sinks and the ring at most this much later.
+constexpr std::chrono::milliseconds kLinger{5};
 }  // namespace
 
 Reporter::Reporter(std::string state_dir)
@@ -227,7 +230,7 @@ void Reporter::run() {
       std::lock_guard<std::mutex> lock(flush_mu_);
       flush_target = flush_requested_;
     }
-    queue_.takeAll(batch, kIdleWait);
+    queue_.takeAll(batch, kIdleWait, kLinger);
     std::unique_ptr<ReporterSettings> settings;
     {
       std::lock_guard<std::mutex> lock(settings_mu_);

@@ -14,6 +14,7 @@
 #include "admin/admin_routes.h"
 #include "ai/provider.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
 #include "sessions/session_store.h"
@@ -67,7 +68,7 @@ void appendToolResult(std::string& out, std::string_view body) {
     return;
   }
   out += '"';
-  appendJsonEscaped(out, body);
+  appendJsonEscaped(out, toValidUtf8(body));  // JSON text is UTF-8, whatever the tool sent
   out += '"';
 }
 

@@ -157,6 +157,7 @@ class SidecarTest(ProxyTestCase):
             "tools": {"python_exec": cls.tools.url("/run"), "shell": cls.tools.url("/run"),
                       "calc": cls.tools.url("/run"), "limited": cls.tools.url("/run"),
                       "broken": cls.tools.url("/fail"), "texty": cls.tools.url("/text"),
+                      "binary": cls.tools.url("/binary"),
                       "offline": "http://127.0.0.1:%d/run" % harness.free_port()},
             "routes": [{"prefix": "/openai/", "upstream": "https://api.openai.com/"}],
         })
@@ -347,6 +348,10 @@ class SidecarTest(ProxyTestCase):
         r = self.call_tool("texty", {})
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["result"], "plain words")
+        # Bytes that are not UTF-8 cannot go into JSON as they are: U+FFFD stands in for them.
+        r = self.call_tool("binary", {})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["result"], "bytes \ufffd\ufffd here")
 
     def test_bad_calls_get_specific_errors(self):
         cases = [

@@ -45,6 +45,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(500, b'{"error": "tool crashed"}')
         elif path == "/text":
             self._send(200, b"plain words", "text/plain")
+        elif path == "/binary":
+            self._send(200, b"bytes \xff\xfe here", "application/octet-stream")
         else:
             self._send(404, b'{"error": "no such tool path"}')
 

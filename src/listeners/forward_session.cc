@@ -599,8 +599,7 @@ void ForwardSession::releaseHeldRequest(Buffer& body, bool whole_body) {
     ex.request.framing = BodyFraming::ContentLength;
     ex.request.content_length = body.size();
     ex.upstream_framing = BodyFraming::ContentLength;
-    ex.replayable = true;
-    ex.replay_body.assign(body.view());
+    ex.replayable = body.size() <= Exchange::kReplayLimit;
   }
   ex.pending_body.moveFrom(body);
   acquireUpstream();

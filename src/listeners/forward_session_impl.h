@@ -91,8 +91,10 @@ struct Exchange {
   bool request_complete = false;   // the whole request has been read from downstream
   bool request_sent = false;       // ... and written upstream (incl. the last chunk)
   int retries_left = 1;            // a stale pooled connection is retried once (no body yet)
-  // A request held whole (a filter or the sidecar read it all) can be sent again after a stale
-  // pooled connection failed it: its body is kept until the response begins.
+  // A request held whole (a filter or the sidecar read it all), up to kReplayLimit bytes, can be
+  // sent again after a stale pooled connection failed it. Its body is copied only when it goes
+  // to a reused connection (the only case a retry is for), and kept until the exchange ends.
+  static constexpr size_t kReplayLimit = 1 << 20;
   bool replayable = false;
   std::string replay_body;
 

@@ -139,6 +139,10 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
     conn->probe.reset();  // HTTP/1.1 (or plain): the waiters connect on their own
   }
   ex.awaiting_alpn = false;
+  // A retry after a stale reused connection needs the body again (see Exchange::replayable).
+  if (reused && ex.replayable && !ex.upstream_head_sent && ex.replay_body.empty()) {
+    ex.replay_body.assign(ex.pending_body.view());
+  }
   ex.upstream = std::move(conn);
   ex.reused_connection = reused;
   ex.upstream->requests++;

@@ -78,10 +78,10 @@ class H2Upstream final : public Http2ClientHandler {
 
   bool start(event_base* base);
   const std::string& key() const { return key_; }
+  // A stream is free for one more channel: every channel without an open stream (its request
+  // not submitted yet, or its stream done while the exchange finishes) may still need one.
   bool hasCapacity() const {
-    return !closing_ && codec_ &&
-           channels_.size() < std::min<size_t>(codec_->peerMaxConcurrentStreams(),
-                                               codec_->availableStreams() + streams_.size());
+    return !closing_ && codec_ && codec_->availableStreams() > channels_.size() - streams_.size();
   }
   std::unique_ptr<PooledConnection> openChannel();
   void close();  // cuts every channel's exchange; the pool destroys this later

@@ -133,6 +133,70 @@ def parse_prometheus(text):
     return samples
 
 
+class ClosesSecondRequestOrigin:
+    """A tool origin that answers the first request of each connection (keep-alive) and closes
+    the connection without a word when a second one arrives on it: what a pooled connection
+    the origin has just timed out looks like to the proxy."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.bodies = []  # every request body that arrived, in order
+        self.lock = threading.Lock()
+        self.stopped = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def read_request(self, conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            body += chunk
+        return body
+
+    def handle(self, conn):
+        with conn:
+            conn.settimeout(10)
+            for n in (1, 2):
+                body = self.read_request(conn)
+                if body is None:
+                    return
+                with self.lock:
+                    self.bodies.append(body)
+                if n == 2:
+                    return  # closed, unanswered
+                out = b'{"ok": true}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(out), out))
+
+    def serve(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+
+
 def new_session() -> str:
     return "sess-" + uuid.uuid4().hex[:12]
 
@@ -143,6 +207,8 @@ class SidecarTest(ProxyTestCase):
     def setUpClass(cls):
         cls.tools = ToolOrigin()
         cls.addClassCleanup(cls.tools.close)
+        cls.flaky = ClosesSecondRequestOrigin()
+        cls.addClassCleanup(cls.flaky.close)
         cls.pki = make_pki(tempfile.mkdtemp(prefix="aiw-sidecar-pki-"), names=("api.openai.com",))
         cls.addClassCleanup(shutil.rmtree, cls.pki.directory, True)
         cls.llm = FakeOpenAI(cls.pki.server_context())
@@ -158,6 +224,7 @@ class SidecarTest(ProxyTestCase):
                       "calc": cls.tools.url("/run"), "limited": cls.tools.url("/run"),
                       "broken": cls.tools.url("/fail"), "texty": cls.tools.url("/text"),
                       "binary": cls.tools.url("/binary"),
+                      "flaky": "http://127.0.0.1:%d/run" % cls.flaky.port,
                       "offline": "http://127.0.0.1:%d/run" % harness.free_port()},
             "routes": [{"prefix": "/openai/", "upstream": "https://api.openai.com/"}],
         })
@@ -343,6 +410,28 @@ class SidecarTest(ProxyTestCase):
             self.assertEqual(reader.read().status, 403)
         finally:
             sock.close()
+
+    def test_a_tool_call_on_a_pooled_connection_the_origin_dropped_is_sent_again(self):
+        import http.client
+        # Both calls on one client connection: one worker, so one pool.
+        conn = http.client.HTTPConnection("127.0.0.1", self.sidecar_port, timeout=10)
+        try:
+            results = []
+            for n in (1, 2):
+                conn.request("POST", "/proxy/v1/tools/flaky", body=json.dumps({"args": {"n": n}}),
+                             headers={"X-Proxy-Token": harness.TOKEN,
+                                      "Content-Type": "application/json"})
+                r = conn.getresponse()
+                results.append((r.status, json.loads(r.read())))
+        finally:
+            conn.close()
+        # The second call reuses the pooled connection, which the origin closes unanswered. The
+        # call was read whole, so the proxy sends it again on a new connection.
+        self.assertEqual([status for status, _ in results], [200, 200], results)
+        self.assertEqual(results[1][1]["result"], {"ok": True})
+        with self.flaky.lock:
+            bodies = [json.loads(b) for b in self.flaky.bodies]
+        self.assertEqual(bodies, [{"n": 1}, {"n": 2}, {"n": 2}])
 
     def test_a_tool_answering_text_gives_a_string_result(self):
         r = self.call_tool("texty", {})

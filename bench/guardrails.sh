@@ -43,6 +43,8 @@ export RESULTS_DIR
 source "$BENCH_PEERS/lib.sh"      # HERE, WORK, PIDS + cleanup traps, ROUNDS, DUR, CONNS, STAMP
 # shellcheck source=/dev/null
 source "$BENCH_PEERS/peers.sh"    # _peer_dir, stop_peer
+# shellcheck source=aiw_lib.sh
+source "$MYDIR/aiw_lib.sh"         # aiw_wait_ready, admin_get, json_field
 
 : "${PEERS:=direct off on}"
 : "${WARMUP:=2}"
@@ -227,24 +229,9 @@ EOF
 $(cat "$d/check.out")"
   start_bg "aiw-$mode" "$AIW_EXE" run -c "$d/aiwarden.yaml" --log-format json
   PEER_PID=$BG_PID
-  for ((i = 0; i < 300; i++)); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$AIW_ADMIN/ready")" == 200 ]] && return 0
-    kill -0 "$PEER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$(tail -20 "$AIW_LOG")"
-  die "aiwarden ($mode) did not become ready"
+  aiw_wait_ready "$AIW_LOG" "aiwarden ($mode)"
 }
 
-admin_get() { curl -s --max-time 2 -H "X-Proxy-Token: $TOKEN" "http://127.0.0.1:$AIW_ADMIN$1"; }
-json_field() {  # json_field FILE a.b.c -> value or empty
-  python3 -c 'import json,sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2].split("."): v = v[k]
-    print(v)
-except Exception: pass' "$1" "$2"
-}
 # A filter counter (e.g. pattern_matcher.requests_scanned) from GET /proxy/v1/filters (JSON:
 # "pattern_matcher.requests_scanned":N), else from /metrics (aiwarden_pattern_matcher_
 # requests_scanned_total{stage="4"} N: the value is the last field, never the label); empty if

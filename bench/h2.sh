@@ -66,6 +66,8 @@ export RESULTS_DIR
 source "$BENCH_PEERS/lib.sh"      # HERE, WORK, PIDS + cleanup traps, ROUNDS, DUR, STAMP, start_origin
 # shellcheck source=/dev/null
 source "$BENCH_PEERS/peers.sh"    # _peer_dir, _peer_wait, stop_peer
+# shellcheck source=aiw_lib.sh
+source "$MYDIR/aiw_lib.sh"         # aiw_wait_ready, admin_get, json_field
 
 : "${WARMUP:=2}"
 : "${STREAMS:=100}"
@@ -146,27 +148,10 @@ $(cat "$d/check.out")"
   [[ -f "$RESULTS_DIR/$STAMP-$SCEN-aiwarden.yaml" ]] || cp "$d/aiwarden.yaml" "$RESULTS_DIR/$STAMP-$SCEN-aiwarden.yaml"
   start_bg "aiw-$tag" "$AIW_EXE" run -c "$d/aiwarden.yaml" --log-format json
   PEER_PID=$BG_PID
-  for ((i = 0; i < 300; i++)); do
-    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$AIW_ADMIN/ready")" == 200 ]]; then
-      wait_port "$PEER_PORT" 5 || die "$tag: the sidecar listener is not listening on $PEER_PORT"
-      return 0
-    fi
-    kill -0 "$PEER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$(tail -20 "$AIW_LOG")"
-  die "aiwarden did not become ready"
+  aiw_wait_ready "$AIW_LOG" aiwarden
+  wait_port "$PEER_PORT" 5 || die "$tag: the sidecar listener is not listening on $PEER_PORT"
 }
 
-admin_get() { curl -s --max-time 2 -H "X-Proxy-Token: $TOKEN" "http://127.0.0.1:$AIW_ADMIN$1"; }
-json_field() {  # json_field FILE a.b.c -> value or empty
-  python3 -c 'import json,sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2].split("."): v = v[k]
-    print(v)
-except Exception: pass' "$1" "$2"
-}
 aiw_state() {   # for error messages
   [[ -n "$AIW_ADMIN" ]] || return 0
   printf '\n  aiwarden /proxy/v1/metrics: %s' "$(admin_get /proxy/v1/metrics | cut -c1-300)"

@@ -34,6 +34,8 @@ export RESULTS_DIR
 source "$BENCH_PEERS/lib.sh"      # sets HERE (the shared dir), WORK, PIDS, traps, ROUNDS, DUR, CONNS
 # shellcheck source=/dev/null
 source "$BENCH_PEERS/peers.sh"
+# shellcheck source=aiw_lib.sh
+source "$MYDIR/aiw_lib.sh"         # aiw_wait_ready, admin_get, json_field
 
 : "${PEERS:=direct squid aiwarden nginx_fwd tinyproxy haproxy}"
 : "${SCENARIOS:=S1 S4 S3}"
@@ -67,13 +69,7 @@ filters: ${AIW_FILTERS:-[]}
 EOF
   start_bg aiwarden "$AIW_EXE" run -c "$d/aiwarden.yaml"
   PEER_PID=$BG_PID
-  for ((i = 0; i < 300; i++)); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$AIW_ADMIN/ready")" == 200 ]] && return 0
-    kill -0 "$PEER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$(tail -20 "$WORK/aiwarden.log")"
-  die "aiwarden did not become ready"
+  aiw_wait_ready "$WORK/aiwarden.log" aiwarden
 }
 
 # The reporter on: every exchange an event, written to a jsonl file under the state dir.

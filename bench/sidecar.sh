@@ -59,6 +59,8 @@ export RESULTS_DIR
 source "$BENCH_PEERS/lib.sh"      # HERE, WORK, PIDS + cleanup traps, ROUNDS, DUR, CONNS, STAMP
 # shellcheck source=/dev/null
 source "$BENCH_PEERS/peers.sh"    # _peer_dir, stop_peer
+# shellcheck source=aiw_lib.sh
+source "$MYDIR/aiw_lib.sh"         # aiw_wait_ready, admin_get, json_field
 
 : "${WARMUP:=2}"
 : "${LAT_CONNS=1}"
@@ -272,29 +274,12 @@ $(cat "$d/check.out")"
   [[ -f "$RESULTS_DIR/$STAMP-$SCEN-aiwarden.yaml" ]] || cp "$d/aiwarden.yaml" "$RESULTS_DIR/$STAMP-$SCEN-aiwarden.yaml"
   start_bg "aiw-$tag" "$AIW_EXE" run -c "$d/aiwarden.yaml" --log-format json
   PEER_PID=$BG_PID
-  for ((i = 0; i < 300; i++)); do
-    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$AIW_ADMIN/ready")" == 200 ]]; then
-      n="$(admin_get /proxy/v1/rules | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"]))' 2>/dev/null)"
-      [[ "$n" == "$N_RULES" ]] || die "$tag: aiwarden has ${n:-no} rules active, expected $N_RULES"
-      wait_port "$PEER_PORT" 5 || die "$tag: the sidecar listener is not listening on $PEER_PORT"
-      return 0
-    fi
-    kill -0 "$PEER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$(tail -20 "$AIW_LOG")"
-  die "aiwarden did not become ready"
+  aiw_wait_ready "$AIW_LOG" aiwarden
+  n="$(admin_get /proxy/v1/rules | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"]))' 2>/dev/null)"
+  [[ "$n" == "$N_RULES" ]] || die "$tag: aiwarden has ${n:-no} rules active, expected $N_RULES"
+  wait_port "$PEER_PORT" 5 || die "$tag: the sidecar listener is not listening on $PEER_PORT"
 }
 
-admin_get() { curl -s --max-time 2 -H "X-Proxy-Token: $TOKEN" "http://127.0.0.1:$AIW_ADMIN$1"; }
-json_field() {  # json_field FILE a.b.c -> value or empty
-  python3 -c 'import json,sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2].split("."): v = v[k]
-    print(v)
-except Exception: pass' "$1" "$2"
-}
 # filter_stat FILE NAME: a stage's stat (pattern_matcher.requests_scanned, ...) from GET /proxy/v1/filters
 filter_stat() {
   python3 -c 'import json,sys

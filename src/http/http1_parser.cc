@@ -73,6 +73,8 @@ struct Http1ParserImpl {
   ResponseHead resp;
   Headers trailers;
   std::string version_text;
+  // Bytes of the chunk extension name / value being parsed (llhttp 8.1 lets empty ones through).
+  size_t chunk_ext_bytes = 0;
 
   Headers& currentHeaders() {
     if (section == Section::Trailers) return trailers;
@@ -161,6 +163,7 @@ struct Http1ParserImpl {
     framing = BodyFraming::None;
     body_bytes = 0;
     version_text.clear();
+    chunk_ext_bytes = 0;
     trailers.clear();
     // Field by field rather than `= {}`: clear() keeps the strings' capacity between messages.
     if (type == Type::Request) {
@@ -226,6 +229,13 @@ struct Http1ParserImpl {
     if (host != nullptr) {
       auto h = parseHostHeader(*host);
       if (!h) return fail(kHttp1Malformed, "invalid Host: " + h.error().message);
+      // RFC 9112 §3.2.2 lets a proxy replace a Host that names another authority than an
+      // absolute-form target; this parser refuses it instead (SPEC §9: a conflicting Host is bad
+      // input). Anything that reads Host rather than the target (a filter, a log, a lenient
+      // server further on) would otherwise see another server than the one the request goes to.
+      if (!hostMatchesAbsoluteTarget(r.target, *h)) {
+        return fail(kHttp1Malformed, "Host does not match the authority of the request-target");
+      }
     }
     auto declared = declaredFraming(r.headers, r.version_major, r.version_minor);
     if (!declared) return fail(declared.error());
@@ -242,6 +252,18 @@ struct Http1ParserImpl {
     return {};
   }
 
+  // True unless `target` is an absolute-form URL whose authority differs from `host` (a Host
+  // without a port means the scheme's default port). Other targets are judged elsewhere.
+  static bool hostMatchesAbsoluteTarget(std::string_view target, const Authority& host) {
+    if (target.empty() || target[0] == '/' || target.find("://") == std::string_view::npos) {
+      return true;
+    }
+    auto url = parseAbsoluteUrl(target);
+    if (!url) return true;  // not a URL the proxy can route: refused by the listener
+    uint16_t port = host.port != 0 ? host.port : (url->scheme == "https" ? 443 : 80);
+    return host.host == url->authority.host && port == url->authority.port;
+  }
+
   Result<void> finishResponseHead() {
     ResponseHead& r = resp;
     r.version_major = parser.http_major;
@@ -249,6 +271,13 @@ struct Http1ParserImpl {
     r.status = parser.status_code;
     if (r.status < 100 || r.status > 599) {
       return fail(kHttp1Malformed, "invalid status code " + std::to_string(r.status));
+    }
+    // reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4). llhttp 8.1 lets the other
+    // controls through, and the reason is passed on to the client.
+    for (unsigned char c : r.reason) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return fail(kHttp1Malformed, "control character in the reason phrase");
+      }
     }
     auto declared = declaredFraming(r.headers, r.version_major, r.version_minor);
     if (!declared) return fail(declared.error());
@@ -276,6 +305,14 @@ struct Http1ParserImpl {
   Result<void> checkAgreesWithLlhttp() {
     bool ll_chunked = (parser.flags & F_CHUNKED) != 0;
     bool ll_length = (parser.flags & F_CONTENT_LENGTH) != 0;
+    if (framing == BodyFraming::Chunked && !ll_chunked && !ll_length &&
+        (parser.flags & F_TRANSFER_ENCODING) != 0) {
+      // llhttp 8.1 takes only SP as whitespace after "chunked": "chunked<HTAB>" is an unknown
+      // coding to it, though HTAB is OWS too (RFC 9110 §5.6.3). declaredFraming has checked that
+      // the Transfer-Encoding is exactly one "chunked" with OWS around it, so llhttp is told.
+      parser.flags |= F_CHUNKED;
+      ll_chunked = true;
+    }
     uint64_t length = type == Type::Request ? req.content_length : resp.content_length;
     bool agree = false;
     switch (framing) {
@@ -569,6 +606,29 @@ int onHeaderValueComplete(llhttp_t* p) noexcept {
   return 0;
 }
 
+// llhttp 8.1 checks the characters of chunk extensions (tokens, quoted strings) but lets an
+// empty name (";=v") or an empty value (";n=") through; RFC 9112 §7.1.1 makes both a token (or a
+// quoted string, whose quotes count here) of at least one character.
+int onChunkExtensionPart(llhttp_t* p, const char* at, size_t len) noexcept {
+  (void)at;
+  impl(p)->chunk_ext_bytes += len;
+  return 0;
+}
+
+int onChunkExtensionNameComplete(llhttp_t* p) noexcept {
+  auto* s = impl(p);
+  bool empty = s->chunk_ext_bytes == 0;
+  s->chunk_ext_bytes = 0;
+  return empty ? s->setError(kHttp1Malformed, "bad chunk framing: empty chunk extension name") : 0;
+}
+
+int onChunkExtensionValueComplete(llhttp_t* p) noexcept {
+  auto* s = impl(p);
+  bool empty = s->chunk_ext_bytes == 0;
+  s->chunk_ext_bytes = 0;
+  return empty ? s->setError(kHttp1Malformed, "bad chunk framing: empty chunk extension value") : 0;
+}
+
 int onHeadersComplete(llhttp_t* p) noexcept {
   impl(p)->pending = Pending::HeadComplete;
   return HPE_PAUSED;
@@ -629,6 +689,10 @@ const llhttp_settings_t* settings() {
     st.on_headers_complete = onHeadersComplete;
     st.on_body = onBody;
     st.on_chunk_header = onChunkHeader;
+    st.on_chunk_extension_name = onChunkExtensionPart;
+    st.on_chunk_extension_value = onChunkExtensionPart;
+    st.on_chunk_extension_name_complete = onChunkExtensionNameComplete;
+    st.on_chunk_extension_value_complete = onChunkExtensionValueComplete;
     st.on_message_complete = onMessageComplete;
     return st;
   }();

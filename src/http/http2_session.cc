@@ -59,6 +59,7 @@ Result<void> Http2Session::receive(std::string_view bytes) {
   if (rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) flagAbuse("continuation_flood");
 #endif
   if (rv == NGHTTP2_ERR_FLOODED) flagAbuse("flood");
+  if (protocol_error_) return makeError("h2_protocol", "HTTP/2 protocol error: " + abuse_reason_);
   if (abusive_) return makeError("h2_abuse", "HTTP/2 peer misbehaved: " + abuse_reason_);
   // Bad preface or a state nghttp2 cannot go on from: tell the peer why, then close.
   abuse_reason_ = nghttp2_strerror(static_cast<int>(rv));
@@ -206,6 +207,35 @@ void Http2Session::flagAbuse(std::string reason) {
   abuse_reason_ = std::move(reason);
   // Queued now, sent by the next drainOutput(); nghttp2 then reads nothing more.
   if (session_) nghttp2_session_terminate_session(session_.get(), NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+void Http2Session::flagProtocolError(std::string reason) {
+  if (abusive_ || protocol_error_) return;
+  protocol_error_ = true;
+  abuse_reason_ = std::move(reason);
+  if (session_) nghttp2_session_terminate_session(session_.get(), NGHTTP2_PROTOCOL_ERROR);
+}
+
+bool Http2Session::staleStreamHeaders(int32_t stream_id) {
+  if (role_ != Role::Server || stream_id <= 0 || (stream_id & 1) == 0) return false;  // nghttp2's
+  if (stream_id > highest_peer_stream_) {
+    highest_peer_stream_ = stream_id;
+    return false;
+  }
+  // nghttp2 decides for a stream it still knows: trailers on an open stream; a stream whose
+  // client side ended (GOAWAY STREAM_CLOSED, RFC 9113 §5.1); one it reset with the client side
+  // open (ignored: trailers in flight). The closed streams it keeps are bounded, so the streams
+  // this side reset are remembered here too. After our GOAWAY it ignores new streams itself.
+  if (goaway_sent_) return false;
+  if (nghttp2_stream* st = nghttp2_session_find_stream(session_.get(), stream_id)) {
+    if (nghttp2_stream_get_state(st) != NGHTTP2_STREAM_STATE_IDLE) return false;
+  }
+  if (std::find(reset_ids_.begin(), reset_ids_.end(), stream_id) != reset_ids_.end()) {
+    return false;
+  }
+  flagProtocolError("HEADERS on stream " + std::to_string(stream_id) + ", not above stream " +
+                    std::to_string(highest_peer_stream_) + " already used");
+  return true;
 }
 
 void Http2Session::streamClosed(int32_t stream_id, uint32_t error_code) {

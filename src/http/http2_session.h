@@ -7,7 +7,8 @@
 // queues read by nghttp2's data provider, flow control returned only on consumed(), and the
 // hardening that does not depend on the role: header field count and header list size caps,
 // CONTINUATION flood cut-off, a budget for RST_STREAM frames received (rapid reset) and one for
-// the resets this side sends, GOAWAY on abuse.
+// the resets this side sends, bounds on frames that do no work (empty DATA, PRIORITY,
+// WINDOW_UPDATE), GOAWAY on abuse.
 //
 // Threading: one session belongs to one worker thread; nothing here locks.
 // Re-entrancy: handler callbacks run inside receive() and drainOutput(). They may call the
@@ -22,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/buffer.h"
 #include "core/headers.h"
@@ -71,6 +73,18 @@ struct Http2Options {
   // nghttp2's own bounds on queued SETTINGS/PING ACKs (flood) and SETTINGS entries per frame.
   size_t max_outbound_ack = 1000;
   size_t max_settings = 32;
+  // Frames that cost work and move nothing, which nghttp2 accepts without limit (CVE-2019-9518,
+  // CVE-2019-9513 class; the bounds Envoy keeps by default). Past any of them: GOAWAY
+  // (ENHANCE_YOUR_CALM).
+  // Zero-length DATA frames without END_STREAM in a row (a DATA frame with payload or a HEADERS
+  // frame starts the count again).
+  uint32_t max_empty_data_frames = 100;
+  // PRIORITY frames: at most this many per stream the peer opened (plus one stream's worth).
+  uint32_t max_priority_per_stream = 100;
+  // WINDOW_UPDATE frames: at most window_update_allowance plus this many per DATA frame this
+  // side sent (a peer only needs to reopen a window that our DATA used).
+  uint32_t max_window_updates_per_data = 10;
+  uint32_t window_update_allowance = 100;
   // Also set nghttp2's built-in rapid-reset and CONTINUATION limits (same numbers) when this
   // nghttp2 has them. The checks of this file run either way; tests turn this off to exercise
   // them alone.
@@ -186,7 +200,9 @@ class Http2Session {
   size_t streamCount() const { return streams_.size(); }
   bool hasStream(int32_t stream_id) const { return streams_.count(stream_id) != 0; }
   // The reason the session ended itself (empty when it did not): "rapid_reset",
-  // "reset_budget", "continuation_flood", or nghttp2's error text.
+  // "reset_budget", "continuation_flood", "empty_frames", "priority_flood",
+  // "window_update_flood", "flood" (nghttp2's ACK queue bound), a stream id going backwards
+  // ("HEADERS on stream N, not above ..."), or nghttp2's error text.
   const std::string& abuseReason() const { return abuse_reason_; }
 
  protected:
@@ -247,6 +263,12 @@ class Http2Session {
 
   void streamClosed(int32_t stream_id, uint32_t error_code);
   void flagAbuse(std::string reason);
+  // Server: a HEADERS frame on a client stream id at or below the highest one already used
+  // (RFC 9113 §5.1.1), that opens no stream: nghttp2 ignores those silently (it cannot tell them
+  // from trailers crossing a reset), so the session tells them apart. True: a protocol error,
+  // flagged (receive() then terminates the session with PROTOCOL_ERROR).
+  bool staleStreamHeaders(int32_t stream_id);
+  void flagProtocolError(std::string reason);
 
   Role role_;
   Http2Options options_;
@@ -257,10 +279,25 @@ class Http2Session {
   Budget own_resets_;
   // CONTINUATION frames seen since the last HEADERS frame (the library may lack its own limit).
   uint32_t continuations_ = 0;
+  // For the empty-frame, PRIORITY and WINDOW_UPDATE bounds (see Http2Options).
+  uint32_t empty_data_frames_ = 0;
+  uint64_t headers_received_ = 0;
+  uint64_t priority_received_ = 0;
+  uint64_t window_updates_received_ = 0;
+  uint64_t data_frames_sent_ = 0;
   // Set inside a callback when the peer is abusive: the callback fails, receive() stops at once
   // and terminates the session with ENHANCE_YOUR_CALM.
   bool abusive_ = false;
+  bool protocol_error_ = false;  // as abusive_, for a violation: GOAWAY PROTOCOL_ERROR
   std::string abuse_reason_;
+  // Server: the highest client stream id a HEADERS frame used, and the last ids of streams this
+  // side reset (a client may still send trailers on them before it sees the RST_STREAM: those
+  // must be ignored, RFC 9113 §5.1). Bounded: a ring of kResetIdsKept, made at the first reset.
+  int32_t highest_peer_stream_ = 0;
+  static constexpr size_t kResetIdsKept = 256;
+  std::vector<int32_t> reset_ids_;
+  size_t reset_ids_next_ = 0;
+  bool goaway_sent_ = false;  // nghttp2 then ignores new streams itself (and any trailers)
   bool in_call_ = false;  // inside receive()/drainOutput(): guards re-entry
 };
 

@@ -69,15 +69,51 @@ struct Http2SessionAccess {
   static Http2Session& self(void* user_data) { return *static_cast<Http2Session*>(user_data); }
 
   static int beginFrame(Http2Session& s, const nghttp2_frame_hd& hd) {
-    if (hd.type == NGHTTP2_HEADERS) {
-      s.continuations_ = 0;
-    } else if (hd.type == NGHTTP2_CONTINUATION) {
-      if (++s.continuations_ > s.options_.max_continuations) {
-        s.flagAbuse("continuation_flood");
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-      }
+    const Http2Options& o = s.options_;
+    switch (hd.type) {
+      case NGHTTP2_HEADERS:
+        s.continuations_ = 0;
+        s.empty_data_frames_ = 0;
+        ++s.headers_received_;
+        // RFC 9113 §5.1.1: a stream id going backwards is a connection error.
+        if (s.staleStreamHeaders(hd.stream_id)) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+      case NGHTTP2_CONTINUATION:
+        if (++s.continuations_ > o.max_continuations) return abuse(s, "continuation_flood");
+        return 0;
+      case NGHTTP2_DATA:
+        // nghttp2 takes any number of empty DATA frames; each moves nothing (CVE-2019-9518).
+        if (hd.length > 0 || (hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+          s.empty_data_frames_ = 0;
+        } else if (++s.empty_data_frames_ > o.max_empty_data_frames) {
+          return abuse(s, "empty_frames");
+        }
+        return 0;
+      case NGHTTP2_PRIORITY:
+        // Advisory only (RFC 9113 §5.3.2 deprecates the scheme), and free to send by the
+        // thousand: a bound per stream opened, as Envoy keeps.
+        if (++s.priority_received_ >
+            uint64_t{o.max_priority_per_stream} * (1 + s.headers_received_)) {
+          return abuse(s, "priority_flood");
+        }
+        return 0;
+      case NGHTTP2_WINDOW_UPDATE:
+        // A window only needs reopening after our DATA used it; increments of 1 by the
+        // thousand are work without end (an overflow past 2^31-1 nghttp2 refuses itself).
+        if (++s.window_updates_received_ >
+            o.window_update_allowance +
+                uint64_t{o.max_window_updates_per_data} * s.data_frames_sent_) {
+          return abuse(s, "window_update_flood");
+        }
+        return 0;
+      default:
+        return 0;
     }
-    return 0;
+  }
+
+  static int abuse(Http2Session& s, const char* reason) {
+    s.flagAbuse(reason);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;  // stop reading this input at once
   }
 
   static int beginHeaders(Http2Session& s, const nghttp2_frame& frame) {
@@ -175,6 +211,17 @@ struct Http2SessionAccess {
     // resets only end a stream whose response is complete.
     if (frame.hd.type == NGHTTP2_RST_STREAM && frame.rst_stream.error_code != NGHTTP2_NO_ERROR) {
       s.chargeOwnReset();
+    }
+    if (frame.hd.type == NGHTTP2_DATA) ++s.data_frames_sent_;  // the peer's WINDOW_UPDATE budget
+    if (frame.hd.type == NGHTTP2_GOAWAY) s.goaway_sent_ = true;
+    if (frame.hd.type == NGHTTP2_RST_STREAM && s.role_ == Http2Session::Role::Server) {
+      // The client may still send trailers on it, not having seen the reset yet.
+      if (s.reset_ids_.size() < Http2Session::kResetIdsKept) {
+        s.reset_ids_.push_back(frame.hd.stream_id);
+      } else {
+        s.reset_ids_[s.reset_ids_next_] = frame.hd.stream_id;
+        s.reset_ids_next_ = (s.reset_ids_next_ + 1) % Http2Session::kResetIdsKept;
+      }
     }
     return 0;
   }

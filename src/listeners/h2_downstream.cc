@@ -5,7 +5,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <sys/socket.h>
 
+#include <chrono>
 #include <unordered_map>
 #include <vector>
 
@@ -32,6 +34,13 @@ constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr size_t kStreamHighWater = 256 * 1024;
 // Frames queued toward the client before the codec is left holding the rest.
 constexpr size_t kConnectionHighWater = 1 << 20;
+// Closing after a GOAWAY: how long the last frames may wait for the client to read (no progress
+// at all), and how long (and how many bytes) the client's late input is then read and dropped
+// before the socket closes (below). A flooding client may have megabytes in flight; dropping
+// them costs little.
+constexpr uint32_t kCloseSendMs = 5000;
+constexpr uint32_t kLingerMs = 2000;
+constexpr size_t kLingerMaxBytes = 64 << 20;
 
 class H2Downstream;
 
@@ -61,6 +70,10 @@ struct StreamBridge final : public Http1ParserCallbacks {
   bool paused = false;          // the codec holds kStreamHighWater of this stream's answer
   bool exchange_ended = false;  // the exchange closed its end: what is in our input is all
   size_t pending_consume = 0;   // request body bytes written to the pair, not yet consumed()
+  // For the stall check (H2Downstream::onStallCheck): answer bytes were waiting for the client
+  // at the last check; some of them left for the client since.
+  bool waiting = false;
+  bool progressed = false;
 };
 
 void onBridgeReadCb(bufferevent*, void* arg) noexcept;
@@ -69,6 +82,7 @@ void onBridgeEventCb(bufferevent*, short what, void* arg) noexcept;
 void onDownReadCb(bufferevent*, void* arg) noexcept;
 void onDownWriteCb(bufferevent*, void* arg) noexcept;
 void onDownEventCb(bufferevent*, short what, void* arg) noexcept;
+void onStallCheckCb(evutil_socket_t, short, void* arg) noexcept;
 
 class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
  public:
@@ -98,6 +112,7 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
   void onBridgeRead(StreamBridge& b);
   void onBridgeWrite(StreamBridge& b);
   void onBridgeEvent(StreamBridge& b, short what);
+  void onStallCheck();
 
   // Http2ServerHandler (inside the codec's receive()/drainOutput()).
   void onRequestHeaders(int32_t stream_id, Http2RequestHead& head, bool end_stream) override;
@@ -119,6 +134,7 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
   void writeRequestBytes(StreamBridge& b, Buffer& bytes);
   void settleConsumed(StreamBridge& b);
   void parseAnswer(StreamBridge& b);
+  void closeWhenSent();
   void close();
 
   Worker& worker_;
@@ -131,10 +147,15 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
   std::unique_ptr<Http2ServerSession> codec_;
   std::unordered_map<int32_t, std::unique_ptr<StreamBridge>> streams_;
   std::vector<int32_t> resumed_;  // streams the codec has room for again (onDataSent)
-  bool in_codec_ = false;       // inside receive()/drainOutput(): flush later
+  bool in_codec_ = false;         // inside receive()/drainOutput(): flush later
   bool flush_pending_ = false;
-  bool closing_ = false;        // the codec is done: close once the output is out
+  bool closing_ = false;  // the codec is done: close once the output is out
   bool closed_ = false;
+  bool close_timer_armed_ = false;  // closing: the output gets kCloseSendMs to move
+  bool lingering_ = false;          // h2c: half-closed, reading and dropping the client's input
+  size_t lingered_bytes_ = 0;
+  std::chrono::steady_clock::time_point linger_until_{};
+  EventPtr stall_timer_;  // every idle_timeout_ms: streams the client stopped taking (above)
 };
 
 // ---- the client's connection ------------------------------------------------------------------
@@ -157,6 +178,10 @@ void H2Downstream::start() {
   const uint32_t idle = snapshot_->config.upstream.idle_timeout_ms;
   timeval tv{static_cast<time_t>(idle / 1000), static_cast<suseconds_t>((idle % 1000) * 1000)};
   bufferevent_set_timeouts(down_.get(), idle ? &tv : nullptr, nullptr);
+  if (idle) {
+    stall_timer_.reset(event_new(worker_.base(), -1, EV_PERSIST, onStallCheckCb, this));
+    if (stall_timer_) event_add(stall_timer_.get(), &tv);
+  }
   bufferevent_enable(down_.get(), EV_READ);
   onRead();  // what arrived with the handover (the preface, the first frames)
 }
@@ -164,6 +189,14 @@ void H2Downstream::start() {
 void H2Downstream::onRead() {
   if (closed_ || !codec_) return;
   evbuffer* in = bufferevent_get_input(down_.get());
+  if (lingering_) {  // after our GOAWAY: dropped unread (see closeWhenSent)
+    lingered_bytes_ += evbuffer_get_length(in);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    if (lingered_bytes_ > kLingerMaxBytes || std::chrono::steady_clock::now() > linger_until_) {
+      close();
+    }
+    return;
+  }
   while (size_t len = evbuffer_get_length(in)) {
     const size_t n = std::min<size_t>(len, 64 * 1024);
     const char* bytes = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
@@ -185,7 +218,7 @@ void H2Downstream::onRead() {
 }
 
 void H2Downstream::flush() {
-  if (closed_ || !codec_) return;
+  if (closed_ || !codec_ || lingering_) return;  // lingering: everything was sent
   if (in_codec_) {
     flush_pending_ = true;
     return;
@@ -205,7 +238,34 @@ void H2Downstream::flush() {
   if (closed_) return;
   flushNow(down_.get());
   if (codec_->finished()) closing_ = true;
-  if (closing_ && evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) close();
+  if (closing_ && !close_timer_armed_) {
+    // A client that stops reading must not keep a closing connection (and its output) forever.
+    close_timer_armed_ = true;
+    timeval tv{kCloseSendMs / 1000, (kCloseSendMs % 1000) * 1000};
+    bufferevent_set_timeouts(down_.get(), nullptr, &tv);
+  }
+  if (closing_ && evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) closeWhenSent();
+}
+
+// Everything (the GOAWAY last) is in the kernel's hands now. Closing the socket while the
+// client's input still sits unread in it would make the kernel answer with RST and drop what it
+// has not sent yet, the GOAWAY included: exactly what a flooding client would see. So, on h2c,
+// half-close instead and read (and drop) what still comes, until the client closes, kLingerMs
+// pass or kLingerMaxBytes came: a lingering close, as nginx does. (TLS: closeTlsGracefully.)
+void H2Downstream::closeWhenSent() {
+  if (lingering_) return;
+  if (!fd_.valid()) {
+    close();
+    return;
+  }
+  lingering_ = true;
+  ::shutdown(fd_.get(), SHUT_WR);
+  linger_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLingerMs);
+  timeval tv{kLingerMs / 1000, (kLingerMs % 1000) * 1000};
+  bufferevent_set_timeouts(down_.get(), &tv, nullptr);
+  bufferevent_disable(down_.get(), EV_WRITE);
+  bufferevent_enable(down_.get(), EV_READ);
+  onRead();  // what is already buffered
 }
 
 void H2Downstream::onWrite() {
@@ -217,11 +277,20 @@ void H2Downstream::onWrite() {
 void H2Downstream::onEvent(short what) {
   if (closed_) return;
   if (what & BEV_EVENT_CONNECTED) return;
+  if (closing_ || lingering_) {  // the client's EOF, or the output or linger time ran out
+    close();
+    return;
+  }
   if ((what & BEV_EVENT_TIMEOUT) && !streams_.empty()) {
     bufferevent_enable(down_.get(), EV_READ);  // idle only counts when no stream is open
     return;
   }
-  close();  // EOF, error, or idle
+  if ((what & BEV_EVENT_TIMEOUT) && codec_ && codec_->goaway(kH2NoError, "idle").ok()) {
+    closing_ = true;  // idle: say so (RFC 9113 §6.8), then close once it is sent
+    flush();
+    return;
+  }
+  close();  // EOF or error
 }
 
 void H2Downstream::drain() {
@@ -237,6 +306,7 @@ void H2Downstream::drain() {
 void H2Downstream::close() {
   if (closed_) return;
   closed_ = true;
+  stall_timer_.reset();
   if (down_) bufferevent_disable(down_.get(), EV_READ | EV_WRITE);
   worker_.release(this);  // destroyed on the next loop turn (the exchanges are aborted then)
 }
@@ -331,11 +401,38 @@ void H2Downstream::onStreamClosed(int32_t id, uint32_t) {
 
 void H2Downstream::onDataSent(int32_t id, size_t queued) {
   StreamBridge* b = find(id);
+  if (b != nullptr) b->progressed = true;
   if (b == nullptr || !b->paused || queued > kStreamHighWater / 2) return;
   b->paused = false;
   b->response.resume();
   bufferevent_enable(b->end.get(), EV_READ);
   resumed_.push_back(id);  // parsed by flush(), outside the codec
+}
+
+// A client can stop taking an answer: a zero flow-control window it never reopens (SETTINGS
+// INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE), or a socket it does not read. Memory stays bounded
+// (the codec's queue, the pair, the exchange's buffer), but the stream, its exchange and the
+// origin's request would be held for good: nothing times out while everyone waits on flow
+// control, and the connection's idle timeout does not run while streams are open. So, as
+// Envoy's stream idle timeout does: a stream whose answer waited for the client through a whole
+// idle_timeout_ms without any of it leaving is reset (CANCEL) and its exchange aborted.
+void H2Downstream::onStallCheck() {
+  if (closed_ || !codec_ || closing_) return;
+  std::vector<int32_t> stalled;
+  for (auto& [id, b] : streams_) {
+    const bool waiting = codec_->outboundQueued(id) > 0;
+    if (waiting && b->waiting && !b->progressed) stalled.push_back(id);
+    b->waiting = waiting;
+    b->progressed = false;
+  }
+  if (stalled.empty()) return;
+  log::info("HTTP/2 streams reset: the client took none of their answer",
+            {{"client", context_.conn.client}, {"streams", std::to_string(stalled.size())}});
+  for (int32_t id : stalled) {
+    (void)codec_->resetStream(id, kH2Cancel);
+    streams_.erase(id);  // aborts the exchange and the origin's request now
+  }
+  flush();
 }
 
 void H2Downstream::answerLocally(int32_t id, uint16_t status, std::string_view code,
@@ -457,6 +554,9 @@ void onDownWriteCb(bufferevent*, void* arg) noexcept {
 }
 void onDownEventCb(bufferevent*, short what, void* arg) noexcept {
   static_cast<H2Downstream*>(arg)->onEvent(what);
+}
+void onStallCheckCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<H2Downstream*>(arg)->onStallCheck();
 }
 
 }  // namespace

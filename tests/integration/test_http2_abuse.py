@@ -12,70 +12,15 @@ import harness
 from harness import Proxy, ProxyTestCase, http_request
 from tool_origin import ToolOrigin
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, RST_STREAM, SETTINGS, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x7, 0x9
-END_STREAM, END_HEADERS = 0x1, 0x4
-ENHANCE_YOUR_CALM, CANCEL = 0xB, 0x8
-
-
-def frame(kind, flags, stream_id, payload=b""):
-    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(
-        ">I", stream_id & 0x7FFFFFFF) + payload
-
-
-def hpack_int(value, prefix_bits, first_byte_flags=0):
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes([first_byte_flags | value])
-    out = bytearray([first_byte_flags | limit])
-    value -= limit
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def literal(name, value, indexed=False):
-    """A literal field with a new name: without indexing, or with incremental indexing."""
-    head = b"\x40" if indexed else b"\x00"
-    return head + hpack_int(len(name), 7) + name + hpack_int(len(value), 7) + value
+from h2frames import (  # the frame helpers, shared with test_hostile_http2
+    CANCEL, CONTINUATION, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, HEADERS, PREFACE,
+    RST_STREAM, SETTINGS, frame, goaway_code, literal, read_frames)
 
 
 def request_block(path=b"/proxy/v1/tools/echo"):
     # :method POST (static 3), :scheme http (static 6), then literal :path and :authority.
     return (b"\x83\x86" + literal(b":path", path) + literal(b":authority", b"sidecar") +
             literal(b"x-proxy-token", harness.TOKEN.encode()))
-
-
-def read_frames(sock, limit_bytes=1 << 22):
-    """Frames until the peer closes or is quiet for the socket timeout; [(type, flags, id,
-    payload)]. A reset connection counts as closed."""
-    buf = b""
-    try:
-        while len(buf) < limit_bytes:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    frames = []
-    while len(buf) >= 9:
-        length = int.from_bytes(buf[:3], "big")
-        if len(buf) < 9 + length:
-            break
-        frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF,
-                       buf[9:9 + length]))
-        buf = buf[9 + length:]
-    return frames
-
-
-def goaway_code(frames):
-    for kind, _, _, payload in frames:
-        if kind == GOAWAY and len(payload) >= 8:
-            return int.from_bytes(payload[4:8], "big")
-    return None
 
 
 class Http2AbuseTest(ProxyTestCase):

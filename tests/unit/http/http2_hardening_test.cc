@@ -110,6 +110,22 @@ std::string frameHeader(uint32_t len, uint8_t type, uint8_t flags, uint32_t stre
   return h;
 }
 
+// The error code of the GOAWAY in a server's output (frames walked by hand: a client session
+// would stop at responses on streams it never opened); -1 without one.
+int64_t goawayCode(const std::string& wire) {
+  size_t pos = 0;
+  while (pos + 9 <= wire.size()) {
+    auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(wire[i])); };
+    uint32_t len = byte(pos) << 16 | byte(pos + 1) << 8 | byte(pos + 2);
+    if (byte(pos + 3) == NGHTTP2_GOAWAY && len >= 8 && pos + 9 + len <= wire.size()) {
+      size_t c = pos + 9 + 4;
+      return byte(c) << 24 | byte(c + 1) << 16 | byte(c + 2) << 8 | byte(c + 3);
+    }
+    pos += 9 + len;
+  }
+  return -1;
+}
+
 TEST_SUITE("http2 hardening") {
   TEST_CASE("this nghttp2 is checked for its flood limits") {
     auto l = http2LibraryLimits();
@@ -264,6 +280,86 @@ TEST_SUITE("http2 hardening") {
     CHECK(w.server_rec.reqs.at(*id).head.headers.size() == 30);
   }
 
+  // Frames that move nothing, by the thousand: nghttp2 accepts them all; the session's bounds
+  // end the connection (GOAWAY ENHANCE_YOUR_CALM) and name the flood.
+  TEST_CASE("floods of frames that do no work end the connection with GOAWAY") {
+    struct Flood {
+      const char* reason;
+      std::string frame;  // one frame of the flood
+      size_t harmless;    // this many in a row are still fine
+    };
+    std::string priority_payload("\0\0\0\0\x0f", 5);  // depends on stream 0, weight 16
+    std::string increment_1("\0\0\0\x01", 4);
+    Flood flood;
+    SUBCASE("empty DATA without END_STREAM") {
+      flood = {"empty_frames", frameHeader(0, NGHTTP2_DATA, 0, 1), 50};
+    }
+    SUBCASE("PRIORITY") {
+      flood = {"priority_flood", frameHeader(5, NGHTTP2_PRIORITY, 0, 3) + priority_payload, 150};
+    }
+    SUBCASE("WINDOW_UPDATE of 1 on the connection") {
+      flood = {"window_update_flood", frameHeader(4, NGHTTP2_WINDOW_UPDATE, 0, 0) + increment_1,
+               90};
+    }
+    // A POST whose body is still open: HPACK :method POST (0x83), :scheme https (0x87),
+    // :path / (0x84), :authority h (literal, static name 1).
+    std::string start = NGHTTP2_CLIENT_MAGIC;
+    start += frameHeader(0, NGHTTP2_SETTINGS, 0, 0);
+    start += frameHeader(6, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1);
+    start += "\x83\x87\x84\x01\x01h";
+
+    // Under the bound: served as usual, the body that follows arrives.
+    {
+      ServerRecorder rec;
+      auto server = Http2ServerSession::create(rec);
+      REQUIRE(server.ok());
+      rec.session = server->get();
+      std::string wire = start;
+      for (size_t i = 0; i < flood.harmless; ++i) wire += flood.frame;
+      wire += frameHeader(3, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1) + "abc";
+      REQUIRE((*server)->receive(wire).ok());
+      CHECK((*server)->abuseReason().empty());
+      REQUIRE(rec.reqs.count(1) == 1);
+      CHECK(rec.reqs.at(1).body == "abc");
+      CHECK(rec.reqs.at(1).ended);
+    }
+    // Far past it: GOAWAY, and nothing read after the frame that broke the bound.
+    ServerRecorder rec;
+    auto server = Http2ServerSession::create(rec);
+    REQUIRE(server.ok());
+    rec.session = server->get();
+    std::string wire = start;
+    for (int i = 0; i < 10000; ++i) wire += flood.frame;
+    wire += frameHeader(3, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1) + "abc";
+    auto r = (*server)->receive(wire);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == "h2_abuse");
+    CHECK((*server)->abuseReason() == flood.reason);
+    RawClient probe;  // parses the server's frames
+    probe.receive(drain(**server));
+    CHECK(probe.got_goaway);
+    CHECK(probe.goaway_code == NGHTTP2_ENHANCE_YOUR_CALM);
+    CHECK(rec.reqs.at(1).body.empty());
+    CHECK((*server)->finished());
+  }
+
+  TEST_CASE("the WINDOW_UPDATEs of a long download stay within their bound") {
+    // 2 MiB through a 64 KiB stream window: the client reopens the window again and again (one
+    // WINDOW_UPDATE per stream and per connection for each DATA frame it consumed, at most).
+    Wire w;
+    const std::string body = h2test::patternBytes(2 << 20);
+    w.server_rec.on_request_end = [&](int32_t id) {
+      REQUIRE(w.server->submitResponse(id, 200, Headers{}, false).ok());
+      REQUIRE(w.server->submitData(id, body, true).ok());
+    };
+    auto id = w.client->submitRequest("GET", "https", "h", "/", Headers{}, true);
+    REQUIRE(id.ok());
+    w.pump();
+    CHECK(w.client_rec.resps.at(*id).body == body);
+    CHECK(w.server->abuseReason().empty());
+    CHECK(w.client_rec.goaways == 0);
+  }
+
   TEST_CASE("a server that must reset stream after stream ends the connection") {
     Http2Options opts;
     opts.own_reset_burst = 20;
@@ -282,6 +378,76 @@ TEST_SUITE("http2 hardening") {
     CHECK(w.client_rec.goaways == 1);
     CHECK(w.client_rec.goaway_code == kH2EnhanceYourCalm);
     CHECK(w.server->abuseReason() == "reset_budget");
+  }
+
+  // RFC 9113 §5.1.1. HPACK blocks by hand: GET (0x82) / POST (0x83), :scheme https (0x87),
+  // :path / (0x84), :authority h (literal, static name 1); a trailer x-t: v (literal, new name).
+  TEST_CASE("a HEADERS frame on a stream id that goes backwards ends the connection") {
+    const std::string get_block = "\x82\x87\x84\x01\x01h";
+    const std::string post_block = "\x83\x87\x84\x01\x01h";
+    const std::string trailer_block = std::string("\x00\x03x-t\x01v", 7);
+    const uint8_t end = NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM;
+    std::string start = NGHTTP2_CLIENT_MAGIC;
+    start += frameHeader(0, NGHTTP2_SETTINGS, 0, 0);
+    ServerRecorder rec;
+    auto server = Http2ServerSession::create(rec);
+    REQUIRE(server.ok());
+    rec.session = server->get();
+
+    SUBCASE("lower than a stream already opened: GOAWAY PROTOCOL_ERROR, not delivered") {
+      std::string wire = start;
+      wire += frameHeader(6, NGHTTP2_HEADERS, end, 5) + get_block;
+      wire += frameHeader(6, NGHTTP2_HEADERS, end, 3) + get_block;
+      auto r = (*server)->receive(wire);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == "h2_protocol");
+      CHECK(rec.reqs.count(5) == 1);
+      CHECK(rec.reqs.count(3) == 0);
+      RawClient probe;
+      probe.receive(drain(**server));
+      CHECK(probe.got_goaway);
+      CHECK(probe.goaway_code == NGHTTP2_PROTOCOL_ERROR);
+      CHECK((*server)->finished());
+    }
+    SUBCASE("equal to a stream that has ended: GOAWAY STREAM_CLOSED (nghttp2 still knows it)") {
+      std::string wire = start + frameHeader(6, NGHTTP2_HEADERS, end, 1) + get_block;
+      REQUIRE((*server)->receive(wire).ok());
+      REQUIRE(rec.reqs.count(1) == 1);
+      REQUIRE((*server)->submitResponse(1, 200, Headers{}, true).ok());
+      std::string out = drain(**server);  // stream 1 ended both ways, without a reset
+      CHECK((*server)->streamCount() == 0);
+      (void)(*server)->receive(frameHeader(6, NGHTTP2_HEADERS, end, 1) + get_block);
+      CHECK(goawayCode(out) == -1);
+      CHECK(goawayCode(drain(**server)) == NGHTTP2_STREAM_CLOSED);
+      CHECK(rec.reqs.size() == 1);
+    }
+    SUBCASE("trailers on an open stream below the highest are delivered") {
+      std::string wire = start;
+      wire += frameHeader(6, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1) + post_block;
+      wire += frameHeader(6, NGHTTP2_HEADERS, end, 3) + get_block;
+      wire += frameHeader(7, NGHTTP2_HEADERS, end, 1) + trailer_block;
+      REQUIRE((*server)->receive(wire).ok());
+      REQUIRE(rec.reqs.count(1) == 1);
+      CHECK(rec.reqs.at(1).ended);
+      CHECK(rec.reqs.at(1).trailers.find("x-t") != nullptr);
+      CHECK(rec.reqs.count(3) == 1);
+      CHECK((*server)->abuseReason().empty());
+    }
+    SUBCASE("trailers crossing the server's reset of their stream are ignored") {
+      std::string wire = start;
+      wire += frameHeader(6, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1) + post_block;
+      wire += frameHeader(6, NGHTTP2_HEADERS, end, 3) + get_block;
+      REQUIRE((*server)->receive(wire).ok());
+      REQUIRE((*server)->resetStream(1, NGHTTP2_CANCEL).ok());
+      std::string out = drain(**server);  // the RST_STREAM is out; the client has not seen it
+      wire = frameHeader(7, NGHTTP2_HEADERS, end, 1) + trailer_block;
+      REQUIRE((*server)->receive(wire).ok());
+      CHECK((*server)->abuseReason().empty());
+      CHECK(goawayCode(out + drain(**server)) == -1);
+      // ... and the connection goes on.
+      REQUIRE((*server)->receive(frameHeader(6, NGHTTP2_HEADERS, end, 5) + get_block).ok());
+      CHECK(rec.reqs.count(5) == 1);
+    }
   }
 }
 

@@ -81,6 +81,11 @@ struct LimitsConfig {
   uint64_t max_inspect_body_bytes = 16777216;
   uint32_t max_connections = 20000;
   uint32_t header_timeout_ms = 10000;
+  // Longest silence from a client in the middle of its request body (nginx client_body_timeout).
+  uint32_t body_timeout_ms = 60000;
+  // Longest time a client may take none of the response bytes waiting for it (nginx
+  // send_timeout); a client that keeps reading is never cut, however long the response runs.
+  uint32_t send_timeout_ms = 60000;
 };
 
 struct SessionsConfig {

@@ -67,18 +67,32 @@ const char* listenerTypeName(ListenerType type) {
   return type == ListenerType::Forward ? "forward" : "sidecar";
 }
 
-// Writes a filter's config node keeping what the loader and filters rely on: quoted scalars
-// stay quoted (yaml-cpp's own Node emitter would print "1" as 1).
+// Quoted scalars stay quoted (yaml-cpp's own Node emitter would print "1" as 1).
+void emitScalar(YAML::Emitter& out, const YAML::Node& node) {
+  if (node.Tag() == "?") {
+    out << node.Scalar();
+  } else if (node.Tag() == "!") {
+    out << YAML::DoubleQuoted << node.Scalar();
+  } else {
+    out << YAML::VerbatimTag(node.Tag()) << node.Scalar();
+  }
+}
+
+// YAML reads a simple "key: value" key of at most 1024 characters; a longer one must be written
+// "? key". Measured as written (escapes, and U+FFFD for invalid UTF-8, make it longer than the
+// text, and differently in a second print), so that printing what was printed gives the same.
+bool needsLongKey(const YAML::Node& key) {
+  if (!key.IsScalar()) return true;
+  YAML::Emitter probe;
+  emitScalar(probe, key);
+  return probe.size() > 1000;
+}
+
+// Writes a filter's config node keeping what the loader and filters rely on (emitScalar).
 void emitNode(YAML::Emitter& out, const YAML::Node& node, bool mask) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      if (node.Tag() == "?") {
-        out << node.Scalar();
-      } else if (node.Tag() == "!") {
-        out << YAML::DoubleQuoted << node.Scalar();
-      } else {
-        out << YAML::VerbatimTag(node.Tag()) << node.Scalar();
-      }
+      emitScalar(out, node);
       break;
     case YAML::NodeType::Sequence:
       out << YAML::BeginSeq;
@@ -88,6 +102,9 @@ void emitNode(YAML::Emitter& out, const YAML::Node& node, bool mask) {
     case YAML::NodeType::Map:
       out << YAML::BeginMap;
       for (auto it = node.begin(); it != node.end(); ++it) {
+        // Auto: a LongKey (ours, or yaml-cpp's own for a key of more than 1024 bytes) would stay
+        // for the next keys.
+        out << (needsLongKey(it->first) ? YAML::LongKey : YAML::Auto);
         out << YAML::Key;
         emitNode(out, it->first, false);
         out << YAML::Value;
@@ -192,6 +209,8 @@ std::string configToYaml(const Config& c, bool mask_secrets) {
   emitKeyValue(out, "max_inspect_body_bytes", c.limits.max_inspect_body_bytes);
   emitKeyValue(out, "max_connections", c.limits.max_connections);
   emitKeyValue(out, "header_timeout_ms", c.limits.header_timeout_ms);
+  emitKeyValue(out, "body_timeout_ms", c.limits.body_timeout_ms);
+  emitKeyValue(out, "send_timeout_ms", c.limits.send_timeout_ms);
   out << YAML::EndMap;
 
   out << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;
@@ -204,11 +223,15 @@ std::string configToYaml(const Config& c, bool mask_secrets) {
   // The chain inline, whatever it was read from, so the output stands alone.
   out << YAML::Key << "filters" << YAML::Value << flowIfEmpty(c.filters) << YAML::BeginSeq;
   for (const FilterSpec& f : c.filters) {
-    out << YAML::BeginMap;
+    // Auto before each key: yaml-cpp writes a key of more than 1024 bytes in a previous
+    // filter's config as "? key" by itself, and that LongKey then stays for the keys of the
+    // next map it starts.
+    out << YAML::BeginMap << YAML::Auto;
     emitKeyString(out, "filter", f.filter);
+    out << YAML::Auto;
     emitKeyValue(out, "enabled", f.enabled);
     if (f.config && !f.config->IsNull()) {
-      out << YAML::Key << "config" << YAML::Value;
+      out << YAML::Auto << YAML::Key << "config" << YAML::Value;
       emitNode(out, *f.config, mask_secrets);
     }
     out << YAML::EndMap;
@@ -416,6 +439,8 @@ std::string configToJson(const Config& c) {
   writeUint(w, "max_inspect_body_bytes", c.limits.max_inspect_body_bytes);
   writeUint(w, "max_connections", c.limits.max_connections);
   writeUint(w, "header_timeout_ms", c.limits.header_timeout_ms);
+  writeUint(w, "body_timeout_ms", c.limits.body_timeout_ms);
+  writeUint(w, "send_timeout_ms", c.limits.send_timeout_ms);
   w.EndObject();
 
   writeKey(w, "sessions");

@@ -24,8 +24,9 @@ constexpr std::array<std::string_view, 5> kUpstreamKeys = {
     "ca_file", "resolve", "connect_timeout_ms", "idle_timeout_ms", "request_timeout_ms"};
 constexpr std::array<std::string_view, 4> kInterceptionKeys = {
     "ca_cert", "ca_key", "leaf_validity_days", "strip_alt_svc_h3"};
-constexpr std::array<std::string_view, 4> kLimitsKeys = {
-    "max_header_bytes", "max_inspect_body_bytes", "max_connections", "header_timeout_ms"};
+constexpr std::array<std::string_view, 6> kLimitsKeys = {
+    "max_header_bytes", "max_inspect_body_bytes", "max_connections", "header_timeout_ms",
+    "body_timeout_ms",  "send_timeout_ms"};
 constexpr std::array<std::string_view, 2> kSessionsKeys = {"max_sessions", "history"};
 constexpr std::array<std::string_view, 3> kFilterKeys = {"filter", "enabled", "config"};
 
@@ -294,6 +295,8 @@ void parseLimits(const YAML::Node& v, int line, NodeReader& r, LimitsConfig& out
     }
     if (key == "max_connections") r.readUnsigned(val, kl, path, 1, out.max_connections);
     if (key == "header_timeout_ms") r.readUnsigned(val, kl, path, 1, out.header_timeout_ms);
+    if (key == "body_timeout_ms") r.readUnsigned(val, kl, path, 1, out.body_timeout_ms);
+    if (key == "send_timeout_ms") r.readUnsigned(val, kl, path, 1, out.send_timeout_ms);
   };
   r.forEachKey(v, line, "limits", kLimitsKeys, visit);
 }

@@ -28,6 +28,10 @@ void onHeaderTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<ForwardSession*>(arg)->onHeaderTimeout();
 }
 
+void onBodyTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<ForwardSession*>(arg)->onBodyTimeout();
+}
+
 timeval toTimeval(uint32_t ms) {
   return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
 }
@@ -150,6 +154,7 @@ void ForwardSession::closeSession() {
   // An HTTP/2 stream's exchange: what is left of the answer goes to the stream, then the end.
   if (on_stream_ && down_) bufferevent_flush(down_.get(), EV_WRITE, BEV_FINISHED);
   if (header_timer_) evtimer_del(header_timer_.get());
+  if (body_timer_) evtimer_del(body_timer_.get());
   if (ex_) {
     if (ex_->filters) ex_->filters->complete(ex_->info);
     ex_->filters.reset();
@@ -170,8 +175,11 @@ void ForwardSession::onDownstreamRead() {
     return;
   }
   if (!protocol_checked_ && takeHttp2()) return;
-  if (waiting_for_head_ && !parser_.messageInProgress() && ex_ == nullptr) {
-    // First byte of a new request on a kept-alive connection: the header deadline starts now.
+  if (waiting_for_head_ && !head_deadline_armed_ && !parser_.messageInProgress() &&
+      ex_ == nullptr) {
+    // First byte of a new request on a kept-alive connection: the header deadline starts now
+    // (once: a client sending empty lines does not restart it).
+    head_deadline_armed_ = true;
     armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
   }
   parseDownstream();
@@ -207,6 +215,66 @@ void ForwardSession::parseDownstream() {
   // It goes off only while a request body is backed up toward the origin; onUpstreamWrite
   // turns it on again.
   setDownstreamReading(!(ex_ && upstreamBackedUp()));
+  updateBodyTimer();
+  updateUpstreamTimeout();  // the body backed up toward the origin: its silence counts
+}
+
+// A request body that stops arriving would hold the connection (and, once a filter holds the
+// request, nothing upstream would ever time it out): body_timeout_ms bounds the silence between
+// two reads of it, as nginx's client_body_timeout. It pauses while reading is off because the
+// origin is not taking the body (not the client's fault). Requests whose body arrives with the
+// head cost nothing here: the timer is made the first time a body is still incomplete.
+void ForwardSession::updateBodyTimer() {
+  const bool want = !closed_ && downstream_reading_ && parser_.inBody() &&
+                    parser_.state() != Http1ParserState::Stopped &&
+                    ((ex_ && !ex_->request_complete && !ex_->failed) || admin_request_);
+  if (!want) {
+    if (body_timer_armed_) evtimer_del(body_timer_.get());
+    body_timer_armed_ = false;
+    return;
+  }
+  const uint32_t ms = snapshot_->config.limits.body_timeout_ms;
+  if (ms == 0) return;
+  if (!body_timer_) body_timer_.reset(evtimer_new(worker_.base(), onBodyTimeoutCb, this));
+  timeval tv = toTimeval(ms);
+  evtimer_add(body_timer_.get(), &tv);
+  body_timer_armed_ = true;
+}
+
+void ForwardSession::onBodyTimeout() {
+  body_timer_armed_ = false;
+  if (closed_ || !downstream_reading_ || !parser_.inBody()) return;
+  if (ex_ && (ex_->request_complete || ex_->failed)) return;
+  if (!ex_ && !admin_request_) return;
+  log::info("request body timeout", {{"client", conn_.client}});
+  admin_request_.reset();
+  if (ex_ && ex_->response_started) {  // part of the answer went out: only a close is left
+    MetricsShard::bump(worker_.metrics().errors);
+    closeSession();
+    return;
+  }
+  sendErrorAndClose(408, "body_timeout", "the request body stopped arriving (body_timeout_ms)");
+}
+
+// A client that takes none of the bytes waiting for it for send_timeout_ms is cut off, as
+// nginx's send_timeout: libevent's write timeout on the socket runs only while EV_WRITE is on,
+// which flushNow() asks for only when the socket could not take everything, and restarts at each
+// write the client makes room for. An intercepted (TLS) client's bytes wait as ciphertext on the
+// socket under the TLS layer, which turns EV_WRITE on there the same way (only when the kernel
+// pushes back) and passes the socket's timeout on as an event of the TLS bufferevent. An HTTP/2
+// stream's pair is flow-controlled by its connection (h2_downstream.h resets stalled streams).
+void ForwardSession::setSendTimeout(bool on) {
+  if (on == send_timeout_set_ || !down_ || on_stream_) return;
+  bufferevent* socket = down_.get();
+  if (bufferevent_get_underlying(down_.get()) != nullptr) {
+    if (tlsSession(down_.get()) == nullptr) return;  // no other layering exists
+    socket = bufferevent_get_underlying(down_.get());
+  }
+  const uint32_t ms = snapshot_->config.limits.send_timeout_ms;
+  if (on && ms == 0) return;
+  timeval tv = toTimeval(ms);
+  bufferevent_set_timeouts(socket, nullptr, on ? &tv : nullptr);
+  send_timeout_set_ = on;
 }
 
 void ForwardSession::setDownstreamReading(bool on) {
@@ -248,7 +316,14 @@ void ForwardSession::onDownstreamEvent(short what) {
       MetricsShard::bump(worker_.metrics().bad_requests);
     }
   }
-  closeSession();  // EOF, error or reset
+  if (what & BEV_EVENT_TIMEOUT) {  // send_timeout_ms: the client stopped reading
+    MetricsShard::bump(worker_.metrics().errors);
+    log::info("client send timeout", {{"client", conn_.client}});
+    // A TLS client would get the usual graceful close (up to 2 s to flush what it does not
+    // read): closed now instead. Safe here: the TLS bufferevent's callbacks are deferred.
+    if (down_ && tlsSession(down_.get()) != nullptr) closeTlsGracefully(std::move(down_), 0);
+  }
+  closeSession();  // EOF, error, reset or timeout
 }
 
 void ForwardSession::onHeaderTimeout() {
@@ -432,10 +507,13 @@ void ForwardSession::writeDownstreamBody(Buffer& chunk) {
 HeadAction ForwardSession::onRequestHead(RequestHead& head) {
   evtimer_del(header_timer_.get());
   waiting_for_head_ = false;
+  head_deadline_armed_ = false;
   if (head.isConnect()) {
+    setSendTimeout(false);  // the socket may become a tunnel's or the TLS layer's
     beginConnect(head);
     return HeadAction::Stop;
   }
+  if (!send_timeout_set_) setSendTimeout(true);
   beginExchange(head);
   return ex_ || admin_request_ ? HeadAction::Continue : HeadAction::Stop;
 }

@@ -90,6 +90,9 @@ struct Exchange {
   Buffer pending_body;  // request body bytes waiting for the upstream connection
   bool request_complete = false;   // the whole request has been read from downstream
   bool request_sent = false;       // ... and written upstream (incl. the last chunk)
+  bool final_head_seen = false;    // the origin sent a final (non-1xx) response head
+  // upstream.request_timeout_ms is running on `upstream` (see updateUpstreamTimeout).
+  bool upstream_timeout_armed = false;
   int retries_left = 1;            // a stale pooled connection is retried once (no body yet)
   // A request held whole (a filter or the sidecar read it all), up to kReplayLimit bytes, can be
   // sent again after a stale pooled connection failed it. Its body is copied only when it goes
@@ -139,6 +142,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void onDownstreamWrite();
   void onDownstreamEvent(short what);
   void onHeaderTimeout();
+  void onBodyTimeout();
   void onUpstreamRead();
   void onUpstreamWrite();
   void onUpstreamEvent(short what);
@@ -162,6 +166,8 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void sendBlocked(const Verdict& v);
   void cutResponse(const Verdict& v);
   void armHeaderTimer(uint32_t ms);
+  void updateBodyTimer();  // limits.body_timeout_ms: (re)armed while a request body is read
+  void setSendTimeout(bool on);  // limits.send_timeout_ms on the client's socket (plain or TLS)
   void flushDownstream();
   void setDownstreamReading(bool on);
   void finishExchange();
@@ -185,6 +191,10 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void sendUpstreamHead();
   void writeUpstreamBody(Buffer& chunk);
   void writeUpstreamEnd();
+  // upstream.request_timeout_ms bounds the origin's silence only: armed once the request is all
+  // written, the origin's final head arrived, or the origin is not taking the body (the client
+  // is then paused, and body_timeout_ms with it); off while the client is still uploading.
+  void updateUpstreamTimeout();
   void parseUpstream();
   void parseUpstreamCorked();  // parseUpstream()'s body, run with a TLS downstream corked
   void afterUpstreamParse();
@@ -232,6 +242,13 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   BufferEventPtr down_;  // declared after fd_: destroyed first
   Http1Parser parser_;
   EventPtr header_timer_;
+  EventPtr body_timer_;  // made the first time a request body does not arrive in one read
+  bool body_timer_armed_ = false;
+  bool send_timeout_set_ = false;
+  // The next request head's deadline (header_timeout_ms) is running: set at the start and at
+  // the first byte after an idle keep-alive wait, cleared when a head arrives. Bytes that start
+  // no message (empty lines) must not restart it.
+  bool head_deadline_armed_ = true;
   std::unique_ptr<Exchange> ex_;
   std::unique_ptr<ConnectAttempt> tunnel_connect_;
   Authority connect_target_;

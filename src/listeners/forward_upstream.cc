@@ -33,6 +33,22 @@ uint16_t statusFor(const Error& e) {
   return (e.code == "connect_timeout" || e.code == "upstream_timeout") ? 504 : 502;
 }
 
+// Drops what follows the first `keep` bytes of `out`; false (and `out` unchanged) when it cannot.
+// A socket bufferevent freezes the start of its output (only libevent drains it; evbuffer_drain
+// then fails, which is how it is told): the freeze is lifted for the moment.
+bool dropOutputAfter(evbuffer* out, size_t keep) {
+  const bool frozen = evbuffer_get_length(out) > 0 && evbuffer_drain(out, 0) != 0;
+  if (frozen) evbuffer_unfreeze(out, 1);
+  Buffer kept;
+  bool ok = evbuffer_remove_buffer(out, kept.raw(), keep) == static_cast<int>(keep);
+  if (ok) {
+    ok = evbuffer_drain(out, evbuffer_get_length(out)) == 0 &&
+         evbuffer_add_buffer(out, kept.raw()) == 0;
+  }
+  if (frozen) evbuffer_freeze(out, 1);
+  return ok;
+}
+
 }  // namespace
 
 HeadAction UpstreamParserEvents::onResponseHead(ResponseHead& head) {
@@ -151,16 +167,33 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
   // Write callbacks fire when the output drains below half the high-water mark: the moment to
   // read more of the client's body.
   bufferevent_setwatermark(bev, EV_WRITE, kHighWater / 2, 0);
-  const uint32_t req_timeout = snapshot_->config.upstream.request_timeout_ms;
-  timeval tv{static_cast<time_t>(req_timeout / 1000),
-             static_cast<suseconds_t>((req_timeout % 1000) * 1000)};
-  bufferevent_set_timeouts(bev, req_timeout ? &tv : nullptr, nullptr);
+  // request_timeout_ms starts once the request is out (updateUpstreamTimeout), not while a slow
+  // client is still uploading it (that is body_timeout_ms's business).
+  bufferevent_set_timeouts(bev, nullptr, nullptr);
+  ex.upstream_timeout_armed = false;
+  ex.final_head_seen = false;
   // EV_WRITE only while flushNow() needs help (a new bufferevent starts with it on).
   bufferevent_disable(bev, EV_WRITE);
   bufferevent_enable(bev, EV_READ);
   ex.response_parser = std::make_unique<Http1Parser>(Http1Parser::Type::Response, ex.events,
                                                      snapshot_->config.limits.max_header_bytes);
   sendUpstreamHead();
+  updateUpstreamTimeout();
+}
+
+// nginx's proxy_read_timeout, extended to an origin that stops taking the body: the timer runs
+// whenever the exchange waits on the origin (the request is all written, or the origin's answer
+// has begun, or the body is backed up toward it), and is off while it waits on the client, whom
+// body_timeout_ms bounds. Each arming starts a fresh timer; libevent restarts it at every read.
+void ForwardSession::updateUpstreamTimeout() {
+  if (closed_ || !ex_ || !ex_->upstream || ex_->awaiting_alpn) return;
+  Exchange& ex = *ex_;
+  const uint32_t ms = snapshot_->config.upstream.request_timeout_ms;
+  const bool want = ms != 0 && (ex.request_sent || ex.final_head_seen || upstreamBackedUp());
+  if (want == ex.upstream_timeout_armed) return;
+  ex.upstream_timeout_armed = want;
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  bufferevent_set_timeouts(ex.upstream->bev.get(), want ? &tv : nullptr, nullptr);
 }
 
 void ForwardSession::sendUpstreamHead() {
@@ -210,6 +243,7 @@ void ForwardSession::writeUpstreamEnd() {
     bufferevent_write_buffer(ex.upstream->bev.get(), last.raw());
   }
   ex.request_sent = true;
+  updateUpstreamTimeout();
 }
 
 bool ForwardSession::upstreamBackedUp() const {
@@ -228,6 +262,7 @@ void ForwardSession::onUpstreamWrite() {
     parser_.resume();
     parseDownstream();  // turns reading back on
   }
+  updateUpstreamTimeout();
 }
 
 // ---- response --------------------------------------------------------------------------------
@@ -262,10 +297,23 @@ void ForwardSession::parseUpstream() {
 
 void ForwardSession::parseUpstreamCorked() {
   Exchange& ex = *ex_;
+  // The client's output is written once, after the batch (flushDownstream below, or the cork):
+  // a response head followed in the same batch by a framing error (a bad chunk line) has not
+  // left yet. It is taken back, and the client gets a clean 502 instead of a cut 200. Not on an
+  // HTTP/2 stream, whose pair may already have passed the bytes on.
+  evbuffer* down_out = down_ ? bufferevent_get_output(down_.get()) : nullptr;
+  const size_t out_mark = down_out != nullptr ? evbuffer_get_length(down_out) : 0;
+  const bool head_not_sent = !ex.response_started;
+  const uint64_t bytes_out_mark = ex.info.bytes_out;
   in_upstream_parse_ = true;
   auto fed = feedFromBuffer(*ex.response_parser, bufferevent_get_input(ex.upstream->bev.get()));
   if (!fed.ok()) {
     in_upstream_parse_ = false;
+    if (head_not_sent && ex.response_started && !on_stream_ && down_out != nullptr &&
+        evbuffer_get_length(down_out) >= out_mark && dropOutputAfter(down_out, out_mark)) {
+      ex.response_started = false;
+      ex.info.bytes_out = bytes_out_mark;
+    }
     upstreamFailed(makeError("bad_response", "the origin sent an invalid response: " +
                                                  fed.error().message));
     return;
@@ -399,6 +447,10 @@ HeadAction ForwardSession::onResponseHead(ResponseHead& head) {
       if (writeResponseHead(out, head).ok()) bufferevent_write_buffer(down_.get(), out.raw());
     }
     return HeadAction::Continue;
+  }
+  if (!ex.final_head_seen) {  // the origin is answering: its silence counts from now on
+    ex.final_head_seen = true;
+    updateUpstreamTimeout();
   }
   if (ex.sidecar.kind != SidecarKind::None) {
     ex.sidecar.upstream_status = head.status;

@@ -18,6 +18,8 @@ packages=(
   doctest-dev                # unit tests
   # integration tests: real clients and origins on loopback
   curl python3 procps openssl
+  slowhttptest               # slowloris against the forward listener (test_hostile_resources)
+  testssl.sh                 # what a minted leaf offers (test_hostile_tls)
 )
 
 # Node is not installed from Debian: Debian 12's nodejs (18) is older than what the pinned Node

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <optional>
 
@@ -15,6 +16,7 @@
 #include "filters/reporter/reporter.h"
 #include "filters/rule_evaluator/rule_evaluator.h"
 #include "sessions/session_store.h"
+#include "tls/certificate_authority.h"
 #include "tls/interception_context.h"
 #include "tls/leaf_cache.h"
 
@@ -102,7 +104,8 @@ bool AdminRoutes::authorized(const AdminRequest& req) const {
 }
 
 AdminResponse AdminRoutes::handle(const AdminRequest& req) {
-  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem, /proxy.pac).
+  // Unauthenticated routes first (SPEC §7: /ready, /ca.pem, /proxy.pac; and /ca.crl, which
+  // the minted leaves point clients to).
   if (req.path == "/ready") {
     if (req.method != "GET" && req.method != "HEAD") {
       return json(405, jsonError("method_not_allowed", "use GET"));
@@ -122,6 +125,20 @@ AdminResponse AdminRoutes::handle(const AdminRequest& req) {
     AdminResponse r;
     r.content_type = "application/x-pem-file";
     r.body = runtime_.ca_pem;
+    return r;
+  }
+  if (req.path == "/ca.crl") {  // public: the leaves' cRLDistributionPoint
+    if (req.method != "GET" && req.method != "HEAD") {
+      return json(405, jsonError("method_not_allowed", "use GET"));
+    }
+    if (!runtime_.interception) {
+      return json(503, jsonError("no_ca", "the interception CA is not loaded"));
+    }
+    auto crl = runtime_.interception->ca->issueEmptyCrl(::time(nullptr));
+    if (!crl.ok()) return json(500, jsonError("crl_failed", crl.error().message));
+    AdminResponse r;
+    r.content_type = "application/pkix-crl";  // RFC 2585 §4.2: DER
+    r.body = std::move(crl.value());
     return r;
   }
   if (req.path == "/proxy.pac") {  // public: browsers and OSes fetch it without credentials

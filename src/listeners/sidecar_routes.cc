@@ -56,7 +56,7 @@ std::string_view sidecarKindName(SidecarKind kind) {
 }
 
 bool isAdminPath(std::string_view path) {
-  return path == "/ready" || path == "/ca.pem" || path == "/proxy.pac" || path == "/metrics" ||
+  return path == "/ready" || path == "/ca.pem" || path == "/ca.crl" || path == "/proxy.pac" || path == "/metrics" ||
          path == "/proxy/v1" || path.starts_with("/proxy/v1/");
 }
 

@@ -186,6 +186,27 @@ Result<void> addSubjectAltNameIp(X509* x509, std::span<const uint8_t> ip, bool c
   return addOneAltName(x509, GEN_IPADD, std::move(*value), critical);
 }
 
+Result<void> addCrlDistributionPoint(X509* x509, std::string_view uri) {
+  auto value = newString(V_ASN1_IA5STRING, uri.data(), uri.size());
+  if (!value) return value.error();
+  bssl::UniquePtr<GENERAL_NAME> name(GENERAL_NAME_new());
+  bssl::UniquePtr<DIST_POINT> point(DIST_POINT_new());
+  bssl::UniquePtr<CRL_DIST_POINTS> points(sk_DIST_POINT_new_null());
+  if (!name || !point || !points) return sslError("crypto", "allocating cRLDistributionPoints");
+  GENERAL_NAME_set0_value(name.get(), GEN_URI, value->release());
+  point->distpoint = DIST_POINT_NAME_new();
+  if (point->distpoint == nullptr) return sslError("crypto", "allocating a distribution point");
+  point->distpoint->type = 0;  // fullName
+  point->distpoint->name.fullname = GENERAL_NAMES_new();
+  if (point->distpoint->name.fullname == nullptr ||
+      !bssl::PushToStack(point->distpoint->name.fullname, std::move(name)) ||
+      !bssl::PushToStack(points.get(), std::move(point))) {
+    return sslError("crypto", "building cRLDistributionPoints");
+  }
+  return addExtension(x509, NID_crl_distribution_points, points.get(), false,
+                      "cRLDistributionPoints");
+}
+
 Result<std::string> toPem(X509* x509) {
   bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   const uint8_t* data = nullptr;

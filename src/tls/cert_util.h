@@ -56,6 +56,8 @@ Result<void> addAuthorityKeyId(X509* x509, std::span<const uint8_t> key_id);
 // Critical when the subject is empty (RFC 5280 §4.2.1.6).
 Result<void> addSubjectAltNameDns(X509* x509, std::string_view dns_name, bool critical);
 Result<void> addSubjectAltNameIp(X509* x509, std::span<const uint8_t> ip, bool critical);
+// cRLDistributionPoints with one fullName URI (RFC 5280 §4.2.1.13), not critical.
+Result<void> addCrlDistributionPoint(X509* x509, std::string_view uri);
 
 Result<std::string> toPem(X509* x509);
 Result<bssl::UniquePtr<CRYPTO_BUFFER>> toDerBuffer(X509* x509);

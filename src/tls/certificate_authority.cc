@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <system_error>
@@ -333,6 +334,50 @@ Result<void> CertificateAuthority::finish() {
     return certutil::sslError("ca", "encoding the CA subject name");
   }
   return {};
+}
+
+}  // namespace aiw
+
+namespace aiw {
+
+Result<std::string> CertificateAuthority::issueEmptyCrl(time_t now) const {
+  ERR_clear_error();
+  const time_t next_update = std::min(now + kCrlLifetimeSeconds, not_after_);
+  bssl::UniquePtr<X509_CRL> crl(X509_CRL_new());
+  bssl::UniquePtr<ASN1_TIME> last(ASN1_TIME_set(nullptr, now - kCrlBackdateSeconds));
+  bssl::UniquePtr<ASN1_TIME> next(ASN1_TIME_set(nullptr, next_update));
+  bssl::UniquePtr<ASN1_INTEGER> number(ASN1_INTEGER_new());
+  if (!crl || !last || !next || !number || X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(cert_.get())) != 1 ||
+      X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 ||
+      X509_CRL_set1_nextUpdate(crl.get(), next.get()) != 1 ||
+      ASN1_INTEGER_set_uint64(number.get(), static_cast<uint64_t>(now)) != 1 ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return certutil::sslError("ca", "building the CRL");
+  }
+  // RFC 5280 §5.2.1: a conforming CRL issuer includes authorityKeyIdentifier.
+  if (!subject_key_id_.empty()) {
+    bssl::UniquePtr<AUTHORITY_KEYID> aki(AUTHORITY_KEYID_new());
+    bssl::UniquePtr<ASN1_OCTET_STRING> id(ASN1_OCTET_STRING_new());
+    if (!aki || !id ||
+        ASN1_OCTET_STRING_set(id.get(), subject_key_id_.data(),
+                              static_cast<int>(subject_key_id_.size())) != 1) {
+      return certutil::sslError("ca", "building the CRL's authorityKeyIdentifier");
+    }
+    aki->keyid = id.release();
+    if (X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, aki.get(), 0,
+                              X509V3_ADD_DEFAULT) != 1) {
+      return certutil::sslError("ca", "adding the CRL's authorityKeyIdentifier");
+    }
+  }
+  if (X509_CRL_sign(crl.get(), key_.get(), EVP_sha256()) <= 0) {
+    return certutil::sslError("ca", "signing the CRL");
+  }
+  uint8_t* der = nullptr;
+  const int len = i2d_X509_CRL(crl.get(), &der);
+  if (len <= 0) return certutil::sslError("ca", "encoding the CRL");
+  bssl::UniquePtr<uint8_t> owned(der);
+  return std::string(reinterpret_cast<const char*>(der), static_cast<size_t>(len));
 }
 
 }  // namespace aiw

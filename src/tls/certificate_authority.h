@@ -58,6 +58,18 @@ class CertificateAuthority {
   std::span<const uint8_t> subjectKeyId() const { return subject_key_id_; }
   time_t notAfter() const { return not_after_; }
 
+  // How long an issued CRL is current (its nextUpdate), and how far lastUpdate is backdated for
+  // clients whose clock runs behind.
+  static constexpr time_t kCrlLifetimeSeconds = 7 * 86400;
+  static constexpr time_t kCrlBackdateSeconds = 3600;
+  // A CRL revoking nothing, signed by this CA, as DER (GET /ca.crl). Minted leaves name it as
+  // their cRLDistributionPoint so that clients which insist on a revocation check (Windows
+  // Schannel, hence curl and cargo there) can complete one; they trust nothing more than they
+  // already trust the CA for. Issued fresh per call (one ECDSA signature): lastUpdate `now`
+  // backdated, nextUpdate `now` + kCrlLifetimeSeconds (never past the CA's notAfter), crlNumber
+  // `now` so a later CRL always has a larger number. Thread-safe (only reads the CA).
+  Result<std::string> issueEmptyCrl(time_t now) const;
+
  private:
   CertificateAuthority() = default;
   static Result<std::shared_ptr<const CertificateAuthority>> load(const std::string& cert_path,

@@ -15,6 +15,15 @@ CaPaths caPaths(const Config& config, const std::string& state_dir) {
   return p;
 }
 
+std::string crlUrl(const HostPort& admin) {
+  // A wildcard bind is reachable on loopback; clients on this machine fetch the CRL from there
+  // (directly, or through the forward listener, which proxies it like any request).
+  HostPort where = admin;
+  if (where.host == "0.0.0.0") where.host = "127.0.0.1";
+  if (where.host == "::") where.host = "::1";
+  return "http://" + where.toString() + "/ca.crl";
+}
+
 Result<std::shared_ptr<const InterceptionContext>> InterceptionContext::create(
     const Config& config, const std::string& state_dir) {
   auto ctx = std::make_shared<InterceptionContext>();
@@ -24,6 +33,7 @@ Result<std::shared_ptr<const InterceptionContext>> InterceptionContext::create(
   ctx->ca = ca.value();
   LeafCacheOptions options;
   options.validity_days = config.interception.leaf_validity_days;
+  options.crl_url = crlUrl(config.admin.address);
   auto leaves = LeafCache::create(ctx->ca, options);
   if (!leaves.ok()) return leaves.error();
   ctx->leaves = std::move(leaves.value());

@@ -24,6 +24,9 @@ struct CaPaths {
 // interception.ca_cert / ca_key, defaulting to STATE_DIR/ca/ca.pem and STATE_DIR/ca/ca.key.
 CaPaths caPaths(const Config& config, const std::string& state_dir);
 
+// The URL minted leaves give as their cRLDistributionPoint: GET /ca.crl on the admin listener.
+std::string crlUrl(const HostPort& admin);
+
 struct InterceptionContext {
   std::shared_ptr<const CertificateAuthority> ca;
   std::shared_ptr<LeafCache> leaves;  // thread-safe

@@ -70,6 +70,7 @@ LeafCache::LeafCache(std::shared_ptr<const CertificateAuthority> ca, LeafCacheOp
       // for half a day rather than re-minted on every connection.
       refresh_margin_(std::min(kDaySeconds, validity_seconds_ / 2)),
       clock_(options.clock ? std::move(options.clock) : [] { return ::time(nullptr); }),
+      crl_url_(std::move(options.crl_url)),
       key_(std::move(key)) {}
 
 size_t LeafCache::size() const {
@@ -207,6 +208,9 @@ Result<LeafCache::LeafPtr> LeafCache::mint(const std::string& name, time_t now) 
   if (!san) return san.error();
   if (!ca_->subjectKeyId().empty()) {
     if (auto r = certutil::addAuthorityKeyId(x, ca_->subjectKeyId()); !r) return r.error();
+  }
+  if (!crl_url_.empty()) {
+    if (auto r = certutil::addCrlDistributionPoint(x, crl_url_); !r) return r.error();
   }
   if (X509_sign(x, ca_->key(), EVP_sha256()) <= 0) {
     return certutil::sslError("leaf", "signing the leaf certificate for " + name);

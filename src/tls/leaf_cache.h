@@ -64,6 +64,7 @@ class Leaf {
 struct LeafCacheOptions {
   size_t capacity = 10000;        // leaves kept; the least recently used goes first (min 1)
   uint32_t validity_days = 7;     // interception.leaf_validity_days (min 1)
+  std::string crl_url;            // the leaves' cRLDistributionPoint; empty: none
   std::function<time_t()> clock;  // empty: time(nullptr); tests pass a fake clock
 };
 
@@ -122,6 +123,7 @@ class LeafCache {
   const time_t validity_seconds_;
   const time_t refresh_margin_;
   const std::function<time_t()> clock_;
+  const std::string crl_url_;
   // One key pair for every leaf: a fresh P-256 key per name would double the cost of a mint
   // for no gain, since every leaf is signed by the same local CA and lives in this process only
   // (which is also where a per-name key would live). A mint is then a single ECDSA signature.

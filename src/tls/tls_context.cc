@@ -260,6 +260,9 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::create(
   }
   // Tickets resume (BoringSSL rotates their keys itself); no stateful cache to share.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  // TLS 1.2: our order (kServerCiphers12, every one AEAD with forward secrecy) decides, not the
+  // client's. TLS 1.3 suites are all AEAD; BoringSSL orders them itself by hardware AES support.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
   auto* list = new std::vector<std::string>(alpn);
   if (SSL_CTX_set_ex_data(ctx.get(), alpnIndex(), list) != 1) {
     delete list;

@@ -9,7 +9,7 @@ ifeq ($(SANITIZE),1)
   CMAKE_FLAGS += -DAIW_SANITIZE=ON
 endif
 
-.PHONY: all deps configure build run test unit integration node-deps fuzz clean
+.PHONY: all deps configure build run test test-sanitize unit integration node-deps fuzz clean
 
 all: build
 
@@ -27,6 +27,18 @@ run: build
 
 test: build node-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 900
+
+# The parsers and codecs under ASan + UBSan (what CI runs after `make test`, .ci/run): in the
+# sanitized build dir (build-sanitize, as `make test SANITIZE=1`), only the binary and the unit
+# tests of core, http, tls, ai and filters (the rules and patterns parsers), then those and the
+# integration tests of hostile input.
+# `make test SANITIZE=1` builds and runs everything.
+SANITIZE_BUILD ?= aiwarden unit_core unit_http unit_tls unit_ai unit_filters
+SANITIZE_TESTS ?= ^(unit_(core|http|tls|ai|filters)|integration_test_(limits|http2_abuse|hostile_http1|hostile_http2|hostile_tls))$$
+test-sanitize:
+	@$(MAKE) --no-print-directory configure SANITIZE=1
+	@cmake --build build-sanitize -j $(JOBS) --target $(SANITIZE_BUILD)
+	cd build-sanitize && ctest --output-on-failure -j 2 --timeout 900 -R '$(SANITIZE_TESTS)'
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
@@ -54,7 +66,8 @@ node-deps:
 # artifacts (docs/fuzzing.md).
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= client_hello sse_parser http1_request ai_request rules_json
+FUZZ_TARGETS ?= client_hello sse_parser http1_request http1_response ai_request rules_json \
+  config_yaml
 
 fuzz:
 	@bash scripts/install-fuzz-deps.sh

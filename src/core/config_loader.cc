@@ -7,8 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include "core/config_reader.h"
 #include "core/embedded_defaults.h"
@@ -86,33 +88,123 @@ std::string expandEnv(std::string_view text, const std::string& file, ConfigErro
   return out;
 }
 
+// Aliases make a YAML document a graph: "&a {x: *a}" (an alias inside its own anchor) is a
+// cycle, and aliases of aliases of lists multiply the nodes ("billion laughs"). Whatever walks a
+// value whole (a filter's config reader, configToYaml for --print-config) would recurse forever
+// or for very long, so the document as its readers see it, aliases expanded, is bounded: no
+// deeper than yaml-cpp lets a document be written, and at most kMaxExpandedNodes nodes.
+constexpr int kMaxExpandedDepth = 2000;  // yaml-cpp's DepthGuard default
+constexpr size_t kMaxExpandedNodes = 250000;
+
+enum class Expansion { Ok, TooDeep, TooLarge };
+
+Expansion checkExpansion(const YAML::Node& node, int depth, size_t& nodes, int& line) {
+  if (++nodes > kMaxExpandedNodes || depth > kMaxExpandedDepth) {
+    line = NodeReader::lineOf(node, 1);
+    return nodes > kMaxExpandedNodes ? Expansion::TooLarge : Expansion::TooDeep;
+  }
+  if (!node.IsMap() && !node.IsSequence()) return Expansion::Ok;
+  for (YAML::const_iterator it = node.begin(); it != node.end(); ++it) {
+    Expansion e = Expansion::Ok;
+    if (node.IsMap()) {
+      e = checkExpansion(it->first, depth + 1, nodes, line);
+      if (e == Expansion::Ok) e = checkExpansion(it->second, depth + 1, nodes, line);
+    } else {
+      e = checkExpansion(*it, depth + 1, nodes, line);
+    }
+    if (e != Expansion::Ok) return e;
+  }
+  return Expansion::Ok;
+}
+
+// Events of one YAML document, reduced to the 1-based line of its first non-null node (0: none).
+class FirstNodeLine : public YAML::EventHandler {
+ public:
+  int line = 0;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& mark) {
+    if (line == 0) line = mark.line >= 0 ? mark.line + 1 : 1;
+  }
+};
+
+// Whether the text holds a second YAML document, and the line of its first node (else 1).
+// yaml-cpp 0.7's LoadAll() never returns on some bad input (a stray ',' at the top level,
+// jbeder/yaml-cpp#1040): its parser reports document after document without consuming the
+// token, and LoadAll() collects them until memory runs out. So the first document is loaded
+// alone, and this pass asks the parser for one more document, and no more.
+std::optional<int> secondDocumentLine(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  FirstNodeLine first;
+  if (!parser.HandleNextDocument(first)) return std::nullopt;
+  FirstNodeLine second;
+  if (!parser.HandleNextDocument(second)) return std::nullopt;
+  return second.line > 0 ? second.line : 1;
+}
+
 // Parses one YAML document; on a syntax error reports it and returns nothing. The only place
 // yaml-cpp may throw is in here.
 std::optional<YAML::Node> parseYaml(const std::string& text, const std::string& file,
                                     ConfigErrors& errors) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.empty()) return YAML::Node();
-    if (docs.size() > 1) {
+    YAML::Node doc = YAML::Load(text);
+    if (std::optional<int> line = secondDocumentLine(text)) {
       // yaml-cpp also ends a document silently where the structure changes ("- a\nb: c").
-      errors.add(file, NodeReader::lineOf(docs[1], 1),
+      errors.add(file, *line,
                  "unexpected content after the end of the document (one YAML document only, "
                  "check the indentation)");
       return std::nullopt;
     }
-    return docs[0];
-  } catch (const YAML::DeepRecursion& e) {
-    // yaml-cpp 0.7 words this one "bad file".
-    errors.add(file, e.mark.line >= 0 ? e.mark.line + 1 : 1,
-               "nested too deeply (more than " + std::to_string(e.depth() - 1) + " levels)");
-    return std::nullopt;
+    size_t nodes = 0;
+    int line = 1;
+    switch (checkExpansion(doc, 0, nodes, line)) {
+      case Expansion::Ok:
+        break;
+      case Expansion::TooDeep:
+        errors.add(file, line,
+                   "nested too deeply once aliases are expanded (more than " +
+                       std::to_string(kMaxExpandedDepth) +
+                       " levels; is an alias inside its own anchor?)");
+        return std::nullopt;
+      case Expansion::TooLarge:
+        errors.add(file, line,
+                   "too many values once aliases are expanded (more than " +
+                       std::to_string(kMaxExpandedNodes) + ")");
+        return std::nullopt;
+    }
+    return doc;
   } catch (const YAML::Exception& e) {
-    // yaml-cpp marks "not closed before the end" errors one line past the last one; an editor
-    // jumping there would land nowhere.
+    // yaml-cpp marks "not closed before the end" errors one line past the last one (also
+    // DeepRecursion, at the end of the input); an editor jumping there would land nowhere.
     int last_line = static_cast<int>(std::count(text.begin(), text.end(), '\n'));
     if (!text.empty() && text.back() != '\n') ++last_line;
-    int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
-    errors.add(file, std::max(1, std::min(line, last_line)), e.msg);
+    int line = std::max(1, std::min(e.mark.line >= 0 ? e.mark.line + 1 : 1, last_line));
+    if (const auto* deep = dynamic_cast<const YAML::DeepRecursion*>(&e)) {
+      // yaml-cpp 0.7 words this one "bad file".
+      errors.add(file, line,
+                 "nested too deeply (more than " + std::to_string(deep->depth() - 1) + " levels)");
+    } else {
+      errors.add(file, line, e.msg);
+    }
     return std::nullopt;
   }
 }

@@ -45,8 +45,40 @@ std::string describe(const YAML::Node& v) {
 
 }  // namespace
 
+namespace {
+
+// One error is one line: control characters that a message quotes from the input (a key with a
+// line break, the character yaml-cpp found in a bad escape) or a file name holds are written as
+// escapes.
+std::string oneLine(std::string text) {
+  if (std::none_of(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+      })) {
+    return text;
+  }
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void ConfigErrors::add(const std::string& file, int line, std::string message) {
-  entries_.push_back(Entry{file, line, std::move(message)});
+  entries_.push_back(Entry{oneLine(file), line, oneLine(std::move(message))});
 }
 
 Error ConfigErrors::toError() const {

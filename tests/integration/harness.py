@@ -23,7 +23,23 @@ from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("AIWARDEN_SRC") or os.path.normpath(os.path.join(HERE, "..", ".."))
-READY_TIMEOUT_S = 10.0
+# Slower builds (the sanitized one, `make test SANITIZE=1`) set AIW_TEST_TIMEOUT_SCALE > 1.
+TIMEOUT_SCALE = max(1.0, float(os.environ.get("AIW_TEST_TIMEOUT_SCALE") or 1))
+READY_TIMEOUT_S = 10.0 * TIMEOUT_SCALE
+# The sanitized build (tests/CMakeLists.txt sets AIW_SANITIZED=1): ASan's shadow memory and
+# quarantine of freed blocks make the proxy's RSS meaningless, so RSS bounds are skipped, with
+# that reason, by skip_rss_bound_if_sanitized().
+SANITIZED = os.environ.get("AIW_SANITIZED") == "1"
+
+
+def skip_rss_bound_if_sanitized(test: unittest.TestCase):
+    if SANITIZED:
+        test.skipTest("RSS bound not meaningful under ASan (shadow memory, quarantine)")
+
+
+# What ASan, LSan and UBSan print: a proxy log holding one fails the test (Proxy.cleanup).
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|:\d+: runtime error:|"
+                              r"SUMMARY: UndefinedBehaviorSanitizer")
 TOKEN = "test-token"
 
 
@@ -271,8 +287,13 @@ class Proxy:
 
     def cleanup(self):
         self.stop()
+        log = self.log()
+        match = SANITIZER_REPORT.search(log)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if match:
+            raise AssertionError("sanitizer report in the aiwarden log (exit %s):\n%s"
+                                 % (self.returncode, log[max(0, match.start() - 2000):][:20000]))
 
     def log(self) -> str:
         try:

@@ -12,7 +12,15 @@ const char* Http1LineScanner::scan(const char* b, const char* e, Section section
     if (!prev_cr_ && !at_line_start_ && (start_line_done_ || !request_)) {
       const char* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(e - p)));
       const char* stop = cr != nullptr ? cr : e;
-      if (std::memchr(p, '\n', static_cast<size_t>(stop - p)) != nullptr) return "LF without CR";
+      // A bare LF ends the run: the bytes before it count toward the line first, as they do one
+      // byte at a time, so the verdict does not depend on how the input was split into reads.
+      const char* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(stop - p)));
+      if (lf != nullptr) {
+        if (line_len_ + static_cast<size_t>(lf - p) > max_line_ && section == Section::Body) {
+          return "chunk line too long";
+        }
+        return "LF without CR";
+      }
       size_t run = static_cast<size_t>(stop - p);
       if (run > 0) {
         line_has_content_ = true;

@@ -21,13 +21,13 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "http/sse_parser.h"
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using aiw_fuzz::check;
+using aiw_fuzz::verbose;
 
 struct Outcome {
   std::string log;  // events and comments in order
@@ -150,18 +150,6 @@ Outcome reference(std::string_view s) {
   return out;
 }
 
-// AIW_FUZZ_VERBOSE=1 prints what the whole-input run saw, for reading a saved crash input.
-bool verbose() {
-  static const bool on = std::getenv("AIW_FUZZ_VERBOSE") != nullptr;
-  return on;
-}
-
-uint64_t fnv1a(const uint8_t* data, size_t size) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * 0x100000001b3ULL;
-  return h;
-}
-
 bool same(const Outcome& a, const Outcome& b) {
   return a.log == b.log && a.ok == b.ok && a.incomplete == b.incomplete && a.events == b.events;
 }
@@ -170,23 +158,18 @@ bool same(const Outcome& a, const Outcome& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  uint64_t h = fnv1a(data, size);
+  uint64_t h = aiw_fuzz::fnv1a(data, size);
   size_t max = (h & 3) == 0 ? 8 + (h >> 8) % 256 : size_t{1} << 20;
-  size_t a = (h >> 16) % (size + 1);
-  size_t b = a + (h >> 40) % (size - a + 1);
+  aiw_fuzz::Splits splits = aiw_fuzz::splitsOf(h, size);
 
-  if (verbose()) std::fprintf(stderr, "max=%zu splits=%zu,%zu\n", max, a, b);
+  if (verbose()) std::fprintf(stderr, "max=%zu splits=%zu,%zu\n", max, splits.a, splits.b);
   Outcome whole = runParser({in}, max);
   if (verbose()) {
     std::fprintf(stderr, "ok=%d incomplete=%d events=%llu\n%s\n", whole.ok, whole.incomplete,
                  static_cast<unsigned long long>(whole.events), whole.log.c_str());
   }
-  check(same(whole, runParser({in.substr(0, a), in.substr(a)}, max)));
-  check(same(whole, runParser({in.substr(0, a), in.substr(a, b - a), in.substr(b)}, max)));
-  if (size <= 512) {
-    std::vector<std::string_view> bytes;
-    for (size_t i = 0; i < size; ++i) bytes.push_back(in.substr(i, 1));
-    check(same(whole, runParser(bytes, max)));
+  for (const auto& reads : aiw_fuzz::splitReads(in, splits)) {
+    check(same(whole, runParser(reads, max)));
   }
   if (whole.ok) {
     Outcome ref = reference(in);

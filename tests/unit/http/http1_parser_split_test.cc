@@ -168,5 +168,22 @@ TEST_CASE("gives the same events and errors however the bytes are split") {
   CHECK(disagreements == 0);
 }
 
+// Found by the http1_request fuzz target: a chunk line over the limit with a bare LF after the
+// limit was "LF without CR" when read whole but "chunk line too long" one byte at a time.
+TEST_CASE("a chunk line over the limit that ends in a bare LF gets one verdict however split") {
+  const size_t max_head = 64;
+  const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t before_lf : {size_t{10}, size_t{63}, size_t{64}, size_t{65}, size_t{200}}) {
+    const std::string in = head + "5;q=\"" + std::string(before_lf, 'a') + "\n";
+    const std::string whole = run(Http1Parser::Type::Request, in, max_head, {});
+    CAPTURE(before_lf);
+    CHECK(whole.find(before_lf + 5 > max_head ? "chunk line too long" : "LF without CR") !=
+          std::string::npos);
+    for (size_t n : {size_t{1}, size_t{2}, size_t{7}}) {
+      CHECK(run(Http1Parser::Type::Request, in, max_head, everyN(in.size(), n)) == whole);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace aiw

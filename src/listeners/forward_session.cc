@@ -86,17 +86,7 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener,
   down_ = std::move(stream_end);
 }
 
-void ForwardSession::startOnStream() {
-  bufferevent_setcb(down_.get(), onDownReadTrampoline, onDownWriteTrampoline,
-                    onDownEventTrampoline, this);
-  bufferevent_setwatermark(down_.get(), EV_READ, 0,
-                           snapshot_->config.limits.max_header_bytes + kHighWater);
-  bufferevent_disable(down_.get(), EV_WRITE);
-  bufferevent_enable(down_.get(), EV_READ);
-  downstream_reading_ = true;
-  header_timer_.reset(evtimer_new(worker_.base(), onHeaderTimeoutCb, this));
-  armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
-}
+void ForwardSession::startOnStream() { startReadingDownstream(); }
 
 ForwardSession::~ForwardSession() {
   *alive_ = false;
@@ -118,6 +108,12 @@ void ForwardSession::start() {
     return;
   }
   readInLargeChunks(down_.get());
+  startReadingDownstream();
+}
+
+// The client side of a socket or of an HTTP/2 stream's pair end alike: callbacks, the read
+// bound, and the first request head's deadline.
+void ForwardSession::startReadingDownstream() {
   bufferevent_setcb(down_.get(), onDownReadTrampoline, onDownWriteTrampoline,
                     onDownEventTrampoline, this);
   // Bounds what a client can queue ahead of the request being served (pipelining): libevent

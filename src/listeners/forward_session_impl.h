@@ -165,6 +165,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void sendErrorAndClose(uint16_t status, std::string_view code, std::string_view message);
   void sendBlocked(const Verdict& v);
   void cutResponse(const Verdict& v);
+  void startReadingDownstream();  // start() and startOnStream() alike
   void armHeaderTimer(uint32_t ms);
   void updateBodyTimer();  // limits.body_timeout_ms: (re)armed while a request body is read
   void setSendTimeout(bool on);  // limits.send_timeout_ms on the client's socket (plain or TLS)

@@ -334,16 +334,22 @@ class HttpOrigin:
         self.close()
 
 
+def loopback_listener(backlog: int) -> socket.socket:
+    """A TCP listener on 127.0.0.1, on a free port (its getsockname()[1])."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock
+
+
 class TcpEchoOrigin:
     """Plain TCP: echoes every byte as it arrives; at EOF from the client it sends
     b"BYE <count> <sha256 of all received>\\n" and closes. Records per connection whether EOF was
     seen (`eof_seen` event) and what was received."""
 
     def __init__(self):
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
+        self._listener = loopback_listener(16)
         self.port = self._listener.getsockname()[1]
         self.eof_seen = threading.Event()
         self.closed = threading.Event()

@@ -24,6 +24,7 @@ import time
 import unittest
 
 from harness import Proxy, ProxyTestCase, connect, read_until_close
+from origins import loopback_listener
 
 MAX_HEADER_BYTES = 8192
 EXCHANGE_TIMEOUT_S = 5.0
@@ -52,10 +53,7 @@ class RecordingOrigin:
         self.close_after_raw = False  # close after a raw answer (else wait for the proxy's EOF)
         self._lock = threading.Lock()
         self.conns = []
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(32)
+        self._listener = loopback_listener(32)
         self._listener.settimeout(0.1)
         self.port = self._listener.getsockname()[1]
         self.authority = "127.0.0.1:%d" % self.port

@@ -33,7 +33,7 @@ import unittest
 
 from harness import (Proxy, ProxyTestCase, RawResponseReader, TIMEOUT_SCALE, connect, poll,
                      read_until_close)
-from origins import BlackholeListener, HttpOrigin
+from origins import BlackholeListener, HttpOrigin, loopback_listener
 from pki import shared_pki
 
 HEADER_TIMEOUT_MS = 2000
@@ -72,10 +72,7 @@ class EchoOrigin:
     closes its side at the client's EOF."""
 
     def __init__(self):
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(1024)
+        self._listener = loopback_listener(1024)
         self._listener.setblocking(False)
         self.port = self._listener.getsockname()[1]
         self.accepted = 0
@@ -127,10 +124,7 @@ class ScriptedOrigin:
 
     def __init__(self, behaviour):
         self.behaviour = behaviour
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
+        self._listener = loopback_listener(64)
         self.port = self._listener.getsockname()[1]
         self.stop = threading.Event()
         self._socks = []

@@ -7,40 +7,66 @@
 
 namespace aiw {
 
-Buffer::Buffer() : buf_(evbuffer_new()) {
-  if (buf_ == nullptr) throw std::bad_alloc();  // allocation failure only; never on input
-}
+Buffer::Buffer() = default;
 
 Buffer::~Buffer() {
   if (buf_ != nullptr) evbuffer_free(buf_);
 }
 
-Buffer::Buffer(Buffer&& other) noexcept : buf_(other.buf_) { other.buf_ = evbuffer_new(); }
+Buffer::Buffer(Buffer&& other) noexcept : buf_(other.buf_) { other.buf_ = nullptr; }
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
-  if (this != &other) {
+  if (this == &other) return *this;
+  if (buf_ == nullptr) {
+    buf_ = other.buf_;
+    other.buf_ = nullptr;
+  } else {
     evbuffer_drain(buf_, evbuffer_get_length(buf_));
-    evbuffer_add_buffer(buf_, other.buf_);
+    if (other.buf_ != nullptr) evbuffer_add_buffer(buf_, other.buf_);
   }
   return *this;
 }
 
-size_t Buffer::size() const { return evbuffer_get_length(buf_); }
+evbuffer* Buffer::raw() {
+  if (buf_ == nullptr) {
+    buf_ = evbuffer_new();
+    if (buf_ == nullptr) throw std::bad_alloc();  // allocation failure only; never on input
+  }
+  return buf_;
+}
 
-void Buffer::append(std::string_view bytes) { evbuffer_add(buf_, bytes.data(), bytes.size()); }
+size_t Buffer::size() const { return buf_ == nullptr ? 0 : evbuffer_get_length(buf_); }
 
-void Buffer::append(const void* data, size_t len) { evbuffer_add(buf_, data, len); }
+void Buffer::append(std::string_view bytes) {
+  if (!bytes.empty()) evbuffer_add(raw(), bytes.data(), bytes.size());
+}
 
-void Buffer::moveFrom(Buffer& other) { evbuffer_add_buffer(buf_, other.buf_); }
+void Buffer::append(const void* data, size_t len) {
+  if (len != 0) evbuffer_add(raw(), data, len);
+}
 
-void Buffer::moveFrom(evbuffer* other) { evbuffer_add_buffer(buf_, other); }
+void Buffer::moveFrom(Buffer& other) {
+  if (other.buf_ == nullptr) return;
+  if (buf_ == nullptr) {
+    buf_ = other.buf_;  // the whole queue changes hands
+    other.buf_ = nullptr;
+    return;
+  }
+  evbuffer_add_buffer(buf_, other.buf_);
+}
 
-void Buffer::drain(size_t len) { evbuffer_drain(buf_, len); }
+void Buffer::moveFrom(evbuffer* other) {
+  if (evbuffer_get_length(other) != 0) evbuffer_add_buffer(raw(), other);
+}
+
+void Buffer::drain(size_t len) {
+  if (buf_ != nullptr) evbuffer_drain(buf_, len);
+}
 
 std::string_view Buffer::view(size_t len) {
   size_t n = std::min(len, size());
   if (n == 0) return {};
-  auto* p = evbuffer_pullup(buf_, static_cast<ev_ssize_t>(n));
+  auto* p = evbuffer_pullup(buf_, static_cast<ev_ssize_t>(n));  // n > 0: buf_ exists
   return {reinterpret_cast<const char*>(p), n};
 }
 

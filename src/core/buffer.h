@@ -1,5 +1,7 @@
 // Buffer: an owning byte queue over libevent's evbuffer, so body bytes move between sockets,
 // filters and codecs by chain hand-over (no copies) and filters can still read or rewrite them.
+// The evbuffer is made on first use: most of an exchange's buffers (a body held for a filter,
+// a replay copy, a sidecar envelope) stay empty, and each exchange has several.
 #pragma once
 
 #include <cstddef>
@@ -20,7 +22,7 @@ class Buffer {
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
-  size_t size() const;
+  size_t size() const;  // 0 before first use
   bool empty() const { return size() == 0; }
   void append(std::string_view bytes);
   void append(const void* data, size_t len);
@@ -33,10 +35,11 @@ class Buffer {
   std::string_view view(size_t len = SIZE_MAX);
   std::string toString() const;
 
-  evbuffer* raw() { return buf_; }
+  // The evbuffer itself (made now if it was not yet), for libevent calls.
+  evbuffer* raw();
 
  private:
-  evbuffer* buf_;
+  evbuffer* buf_ = nullptr;
 };
 
 }  // namespace aiw

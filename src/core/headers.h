@@ -19,6 +19,8 @@ struct HeaderField {
 class Headers {
  public:
   void add(std::string name, std::string value) {
+    // Most messages carry a handful of fields: one allocation for them, not one per doubling.
+    if (fields_.capacity() == 0) fields_.reserve(kTypicalFields);
     fields_.push_back({std::move(name), std::move(value)});
   }
   // Replaces every field of this name with one field (appended when absent).
@@ -37,6 +39,7 @@ class Headers {
   void clear() { fields_.clear(); }
 
  private:
+  static constexpr size_t kTypicalFields = 8;
   std::vector<HeaderField> fields_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "http/http1_writer.h"
 #include "http/http2_session.h"
@@ -45,6 +46,25 @@ Result<void> moveFrames(Http2Session& codec, bufferevent* conn, size_t high_wate
   in_codec = false;
   if (!frames.empty()) bufferevent_write_buffer(conn, frames.raw());
   return r;
+}
+
+LoopEndFlush::LoopEndFlush(event_base* base, Fn fn, void* owner)
+    : ev_(event_new(base, -1, 0, &LoopEndFlush::onEvent, this)), fn_(fn), owner_(owner) {}
+
+void LoopEndFlush::request() {
+  if (pending_) return;
+  if (!ev_) {  // no event (out of memory): flush at once, as before there was batching
+    fn_(owner_);
+    return;
+  }
+  pending_ = true;
+  event_active(ev_.get(), EV_TIMEOUT, 1);
+}
+
+void LoopEndFlush::onEvent(int, short, void* arg) noexcept {
+  auto* self = static_cast<LoopEndFlush*>(arg);
+  self->pending_ = false;
+  self->fn_(self->owner_);
 }
 
 }  // namespace aiw

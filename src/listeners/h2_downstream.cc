@@ -90,6 +90,8 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
                std::shared_ptr<const Snapshot> snapshot, UniqueFd fd, BufferEventPtr down,
                DownstreamContext context, std::unique_ptr<ConnectionFilterChain> conn_filters)
       : worker_(worker),
+        flush_later_(worker.base(), [](void* self) { static_cast<H2Downstream*>(self)->flush(); },
+                     this),
         listener_(listener),
         snapshot_(std::move(snapshot)),
         fd_(std::move(fd)),
@@ -138,6 +140,7 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
   void close();
 
   Worker& worker_;
+  LoopEndFlush flush_later_;  // the streams of one loop pass share one write
   const ListenerConfig& listener_;  // lives in snapshot_ (or the worker's bound listeners)
   std::shared_ptr<const Snapshot> snapshot_;
   UniqueFd fd_;          // the plain socket under down_ (h2c); invalid when down_ owns it
@@ -214,7 +217,7 @@ void H2Downstream::onRead() {
     }
     if (closed_) return;
   }
-  flush();
+  flush_later_.request();
 }
 
 void H2Downstream::flush() {
@@ -449,7 +452,7 @@ void H2Downstream::answerLocally(int32_t id, uint16_t status, std::string_view c
 
 void H2Downstream::onBridgeRead(StreamBridge& b) {
   parseAnswer(b);
-  flush();
+  flush_later_.request();
 }
 
 void H2Downstream::parseAnswer(StreamBridge& b) {
@@ -477,14 +480,14 @@ void H2Downstream::parseAnswer(StreamBridge& b) {
 
 void H2Downstream::onBridgeWrite(StreamBridge& b) {
   settleConsumed(b);
-  flush();  // WINDOW_UPDATEs
+  flush_later_.request();  // WINDOW_UPDATEs
 }
 
 void H2Downstream::onBridgeEvent(StreamBridge& b, short what) {
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
   b.exchange_ended = true;
   parseAnswer(b);  // whatever the exchange wrote before it ended (later, if the stream waits)
-  flush();
+  flush_later_.request();
 }
 
 HeadAction StreamBridge::onResponseHead(ResponseHead& head) {

@@ -70,7 +70,12 @@ struct UpstreamChannel final : public Http1ParserCallbacks {
 class H2Upstream final : public Http2ClientHandler {
  public:
   H2Upstream(H2UpstreamPool& pool, std::string key, BufferEventPtr tls, size_t max_header_bytes)
-      : pool_(pool), key_(std::move(key)), tls_(std::move(tls)), max_header_bytes_(max_header_bytes) {}
+      : pool_(pool),
+        key_(std::move(key)),
+        tls_(std::move(tls)),
+        max_header_bytes_(max_header_bytes),
+        flush_later_(bufferevent_get_base(tls_.get()),
+                     [](void* self) { static_cast<H2Upstream*>(self)->flush(); }, this) {}
   ~H2Upstream() override {
     channels_.clear();
     if (tls_) bufferevent_setcb(tls_.get(), nullptr, nullptr, nullptr, nullptr);
@@ -121,6 +126,7 @@ class H2Upstream final : public Http2ClientHandler {
   std::string key_;
   BufferEventPtr tls_;
   size_t max_header_bytes_;
+  LoopEndFlush flush_later_;  // the exchanges of one loop pass share one write
   std::unique_ptr<Http2ClientSession> codec_;
   std::list<std::unique_ptr<UpstreamChannel>> channels_;
   std::unordered_map<int32_t, UpstreamChannel*> streams_;
@@ -210,7 +216,7 @@ void H2Upstream::onTlsRead() {
     }
     if (closed_) return;
   }
-  flush();
+  flush_later_.request();
 }
 
 void H2Upstream::flush() {
@@ -269,7 +275,7 @@ void H2Upstream::close() {
 
 void H2Upstream::onChannelRead(UpstreamChannel& ch) {
   parseRequest(ch);
-  flush();
+  flush_later_.request();
 }
 
 void H2Upstream::parseRequest(UpstreamChannel& ch) {
@@ -329,7 +335,7 @@ void H2Upstream::failChannel(UpstreamChannel& ch) {
 
 void H2Upstream::onChannelWrite(UpstreamChannel& ch) {
   settleConsumed(ch);
-  flush();  // WINDOW_UPDATEs
+  flush_later_.request();  // WINDOW_UPDATEs
 }
 
 void H2Upstream::onChannelEvent(UpstreamChannel& ch, short what) {
@@ -339,7 +345,7 @@ void H2Upstream::onChannelEvent(UpstreamChannel& ch, short what) {
     (void)codec_->resetStream(ch.stream, kH2Cancel);
   }
   removeChannel(ch);
-  flush();
+  flush_later_.request();
 }
 
 void H2Upstream::removeChannel(UpstreamChannel& ch) {

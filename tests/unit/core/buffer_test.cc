@@ -115,5 +115,47 @@ TEST_CASE("moving a buffer moves its bytes and leaves the source empty and usabl
   CHECK(c.toString() == "payload");
 }
 
+TEST_CASE("an unused buffer owns no evbuffer until something needs one") {
+  Buffer unused;
+  CHECK(unused.empty());
+  unused.drain(5);  // nothing to drain, nothing made
+  unused.append("");
+  CHECK(unused.view().empty());
+  CHECK(unused.toString().empty());
+  Buffer other;
+  other.moveFrom(unused);  // an empty source gives nothing
+  CHECK(other.empty());
+  evbuffer* raw = unused.raw();  // made on demand, then the same one
+  REQUIRE(raw != nullptr);
+  CHECK(unused.raw() == raw);
+  evbuffer_add(raw, "via raw", 7);
+  CHECK(unused.toString() == "via raw");
+}
+
+TEST_CASE("moveFrom into an unused buffer hands the whole queue over") {
+  Buffer source;
+  source.append("first ");
+  source.append("second");
+  evbuffer* queue = source.raw();
+  Buffer target;
+  target.moveFrom(source);
+  CHECK(target.toString() == "first second");
+  CHECK(target.raw() == queue);  // no copy, no new evbuffer
+  CHECK(source.empty());
+  source.append("again");
+  CHECK(source.toString() == "again");
+  CHECK(source.raw() != queue);
+}
+
+TEST_CASE("move assignment from an unused buffer empties the target") {
+  Buffer target;
+  target.append("stale");
+  Buffer unused;
+  target = std::move(unused);
+  CHECK(target.empty());
+  target.append("fresh");
+  CHECK(target.toString() == "fresh");
+}
+
 }  // namespace
 }  // namespace aiw

@@ -37,17 +37,18 @@ HttpSink::~HttpSink() {
 
 Result<uint64_t> HttpSink::append(const std::vector<const ReportEvent *> &events,
                                   const std::vector<std::string> &encoded) {
-  std::vector<std::string> lines;
+  // Native records are the encoded events themselves: spooled as they are, not copied.
+  std::vector<std::string> akto;
+  const std::vector<std::string> *lines = &encoded;
   if (config_.format == HttpSinkFormat::Akto) {
     for (const ReportEvent *e : events) {
       std::string record = aktoRecord(*e, config_.akto);
-      if (!record.empty()) lines.push_back(std::move(record));
+      if (!record.empty()) akto.push_back(std::move(record));
     }
-  } else {
-    lines = encoded;
+    lines = &akto;
   }
-  if (lines.empty()) return uint64_t{0};
-  auto dropped = spool_->append(lines);
+  if (lines->empty()) return uint64_t{0};
+  auto dropped = spool_->append(*lines);
   if (!dropped.ok()) return dropped.error();
   stats_->spooled_bytes.store(spool_->pendingBytes(), std::memory_order_relaxed);
   uint64_t ended = 0;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace aiw {
@@ -76,6 +77,9 @@ Result<void> JsonlSink::write(const std::vector<std::string> &lines) {
     if (auto r = openFile(); !r.ok()) return r;
   }
   std::string chunk;
+  size_t total = 0;
+  for (const std::string &line : lines) total += line.size() + 1;
+  chunk.reserve(static_cast<size_t>(std::min<uint64_t>(total, config_.max_bytes)));
   for (const std::string &line : lines) {
     uint64_t pending = size_ + chunk.size();
     if (pending > 0 && pending + line.size() + 1 > config_.max_bytes) {

@@ -1,8 +1,10 @@
 #include "filters/reporter/report_event.h"
 
 #include <atomic>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -41,8 +43,12 @@ void appendRaw(std::string &out, std::string_view key, std::string_view raw) {
   out += raw;
 }
 
+// Numbers are formatted on the stack (std::to_chars): the reporter thread encodes every
+// exchange, and a temporary string per number showed up in its profile.
 void appendUint(std::string &out, std::string_view key, uint64_t v) {
-  appendRaw(out, key, std::to_string(v));
+  char buf[24];
+  auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  appendRaw(out, key, std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
 void appendBool(std::string &out, std::string_view key, bool v) {
@@ -50,9 +56,9 @@ void appendBool(std::string &out, std::string_view key, bool v) {
 }
 
 void appendMs(std::string &out, std::string_view key, double ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", ms < 0 ? 0.0 : ms);
-  appendRaw(out, key, buf);
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, ms < 0 ? 0.0 : ms, std::chars_format::fixed, 1);
+  appendRaw(out, key, std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
 }
 
 void appendDetections(std::string &out, const std::vector<DetectionCount> &ds) {
@@ -123,22 +129,50 @@ std::string newEventId() {
   static const uint64_t prefix = processPrefix();
   static std::atomic<uint64_t> counter{0};
   uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64 "-%012" PRIx64, prefix, n);
-  return buf;
+  if (n >> 48) {  // past 12 hex digits (never in practice): the printf form, wider
+    char wide[48];
+    std::snprintf(wide, sizeof wide, "%016" PRIx64 "-%012" PRIx64, prefix, n);
+    return wide;
+  }
+  // "%016x-%012x" of (prefix, n), written by hand: one id per event, made on the workers.
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[29];
+  for (int i = 0; i < 16; ++i) buf[i] = kHex[(prefix >> (4 * (15 - i))) & 0xf];
+  buf[16] = '-';
+  for (int i = 0; i < 12; ++i) buf[17 + i] = kHex[(n >> (4 * (11 - i))) & 0xf];
+  return std::string(buf, sizeof buf);
 }
 
 std::string formatTimestamp(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   time_t secs = static_cast<time_t>(ms / 1000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[96];  // room for any int the format could print (the compiler checks
-                 // it)
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  int millis = static_cast<int>(ms % 1000);
+  if (millis < 0) {  // before 1970: the second below, as gmtime_r counts it
+    millis += 1000;
+    --secs;
+  }
+  // Events of one second share "YYYY-MM-DDTHH:MM:SS": formatted once per second per thread.
+  thread_local time_t cached_secs = -1;
+  thread_local char cached[96];  // room for any int the format could print (the compiler checks)
+  thread_local size_t cached_len = 0;
+  if (secs != cached_secs) {
+    tm utc{};
+    gmtime_r(&secs, &utc);
+    int n = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d",
+                          utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
+                          utc.tm_min, utc.tm_sec);
+    cached_len = n > 0 ? static_cast<size_t>(n) : 0;
+    cached_secs = secs;
+  }
+  std::string out;
+  out.reserve(cached_len + 5);
+  out.append(cached, cached_len);
+  out += '.';
+  out += static_cast<char>('0' + millis / 100);
+  out += static_cast<char>('0' + millis / 10 % 10);
+  out += static_cast<char>('0' + millis % 10);
+  out += 'Z';
+  return out;
 }
 
 std::string_view trafficClassName(TrafficClass c) {
@@ -328,7 +362,11 @@ std::string encodeEvent(const ReportEvent &e) {
   appendString(o, "method", e.method);
   appendString(o, "path", e.path);
   appendString(o, "protocol", e.protocol);
-  appendRaw(o, "status", e.status ? std::to_string(e.status) : "null");
+  if (e.status) {
+    appendUint(o, "status", e.status);
+  } else {
+    appendRaw(o, "status", "null");
+  }
   appendString(o, "class",
                e.call_class.empty() ? trafficClassName(e.traffic_class) : e.call_class);
   appendBool(o, "intercepted", e.intercepted);

@@ -110,6 +110,9 @@ Result<void> Spool::load() {
 
 Result<size_t> Spool::append(const std::vector<std::string> &lines) {
   std::string chunk;
+  size_t total = 0;
+  for (const std::string &line : lines) total += line.size() + 1;
+  chunk.reserve(total);
   size_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -227,6 +227,22 @@ TEST_CASE("timestamps are ISO-8601 UTC with milliseconds") {
   std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
   CHECK(std::regex_match(formatTimestamp(std::chrono::system_clock::now()), iso));
   CHECK(formatTimestamp(fixedTime()) == "2026-11-21T10:00:00.123Z");
+  // The second's text is reused within the second and redone for the next one.
+  using std::chrono::milliseconds;
+  CHECK(formatTimestamp(fixedTime() + milliseconds(876)) == "2026-11-21T10:00:00.999Z");
+  CHECK(formatTimestamp(fixedTime() + milliseconds(877)) == "2026-11-21T10:00:01.000Z");
+  CHECK(formatTimestamp(fixedTime() - milliseconds(123)) == "2026-11-21T10:00:00.000Z");
+  CHECK(formatTimestamp(fixedTime() + milliseconds(86400000)) == "2026-11-22T10:00:00.123Z");
+  CHECK(formatTimestamp(fixedTime() - milliseconds(1)) == "2026-11-21T10:00:00.122Z");
+}
+
+TEST_CASE("millisecond figures keep one decimal, rounded") {
+  Sample x;
+  x.s.finished = x.s.started + std::chrono::microseconds(12345);
+  auto d = parseJson(encodeEvent(exchangeEvent(x.s, fixedTime())));
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["latency_ms"].GetDouble() == doctest::Approx(12.3));
+  CHECK(encodeEvent(exchangeEvent(x.s, fixedTime())).find("\"latency_ms\":12.3,") != std::string::npos);
 }
 
 TEST_CASE("event ids are unique across threads") {
@@ -242,7 +258,12 @@ TEST_CASE("event ids are unique across threads") {
   std::set<std::string> all;
   for (const auto &v : ids) all.insert(v.begin(), v.end());
   CHECK(all.size() == static_cast<size_t>(kThreads * kEach));
-  CHECK(std::regex_match(*all.begin(), std::regex("[0-9a-f]{16}-[0-9a-f]{12}")));
+  const std::regex shape("[0-9a-f]{16}-[0-9a-f]{12}");
+  for (const auto &id : all) REQUIRE(std::regex_match(id, shape));
+  // One process prefix; the counter part counts up.
+  const std::string a = newEventId(), b = newEventId();
+  CHECK(a.substr(0, 17) == b.substr(0, 17));
+  CHECK(std::stoull(b.substr(17), nullptr, 16) == std::stoull(a.substr(17), nullptr, 16) + 1);
 }
 
 }  // namespace

@@ -566,7 +566,7 @@ int onHeaderField(llhttp_t* p, const char* at, size_t len) noexcept {
   auto& fields = s->currentHeaders().fields();
   if (!s->in_field) {
     // Appending into the field in place: a name split over reads costs no extra copy.
-    if (fields.capacity() == 0) fields.reserve(16);  // one allocation for a typical head
+    if (fields.capacity() == 0) fields.reserve(Headers::kTypicalFields);
     fields.emplace_back();
     s->in_field = true;
   }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace aiw {
 
@@ -124,6 +125,7 @@ void Worker::start(std::function<void()> on_exit) {
     listeners_.emplace_back(l);
   }
   thread_ = std::thread([this, on_exit = std::move(on_exit)] {
+    nameThisThread("aiw-worker-" + std::to_string(index_));
     event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
     // Whatever is left (drain deadline passed) is closed here, on the owning thread.
     listeners_.clear();

@@ -2,7 +2,7 @@
 
 namespace aiw {
 
-bool EventQueue::push(ReportEvent event) {
+bool EventQueue::push(ReportEvent &&event) {
   bool notify = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -21,7 +21,7 @@ bool EventQueue::push(ReportEvent event) {
   return true;
 }
 
-bool EventQueue::takeAll(std::deque<ReportEvent> &out, std::chrono::milliseconds timeout,
+bool EventQueue::takeAll(std::vector<ReportEvent> &out, std::chrono::milliseconds timeout,
                          std::chrono::milliseconds linger) {
   std::unique_lock<std::mutex> lock(mu_);
   consumer_waiting_ = true;
@@ -32,9 +32,11 @@ bool EventQueue::takeAll(std::deque<ReportEvent> &out, std::chrono::milliseconds
       return woken_ || events_.size() >= kLingerBatch || events_.size() >= capacity_ / 2;
     });
   }
-  while (!events_.empty()) {
-    out.push_back(std::move(events_.front()));
-    events_.pop_front();
+  if (out.empty()) {
+    out.swap(events_);
+  } else {
+    for (ReportEvent &e : events_) out.push_back(std::move(e));
+    events_.clear();
   }
   bool woken = woken_;
   woken_ = false;

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace aiw {
 
@@ -17,7 +18,10 @@ Result<std::unique_ptr<HttpSink>> HttpSink::open(HttpSinkConfig config,
   if (!spool.ok()) return spool.error();
   std::unique_ptr<HttpSink> sink(new HttpSink(std::move(config), std::move(spool).value()));
   sink->stats_->spooled_bytes.store(sink->spool_->pendingBytes(), std::memory_order_relaxed);
-  sink->sender_ = std::thread([s = sink.get()] { s->run(); });
+  sink->sender_ = std::thread([s = sink.get()] {
+    nameThisThread("aiw-sink-" + s->config_.name);
+    s->run();
+  });
   return sink;
 }
 

@@ -1,5 +1,6 @@
 #include "filters/reporter/report_event.h"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cinttypes>
@@ -20,26 +21,40 @@ uint64_t processPrefix() {
   return (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd());
 }
 
-void appendString(std::string &out, std::string_view key, std::string_view value,
-                  bool first = false) {
-  if (!first) out += ',';
-  out += '"';
-  out += key;
-  out += "\":";
-  if (value.empty()) {
-    out += "null";
+// `,"key":` (or `{"key":` for the first field) in one append: the reporter thread encodes
+// every event, and a call per punctuation character was a fifth of its time.
+void appendKey(std::string &out, std::string_view key, bool first, std::string_view after) {
+  char head[64];
+  if (key.size() + after.size() + 4 > sizeof head) {  // a long raw value (usage), a huge number
+    out += first ? "\"" : ",\"";
+    out += key;
+    out += "\":";
+    out += after;
     return;
   }
-  out += '"';
+  size_t n = 0;
+  if (!first) head[n++] = ',';
+  head[n++] = '"';
+  n += key.copy(head + n, key.size());
+  head[n++] = '"';
+  head[n++] = ':';
+  n += after.copy(head + n, after.size());
+  out.append(head, n);
+}
+
+void appendString(std::string &out, std::string_view key, std::string_view value,
+                  bool first = false) {
+  if (value.empty()) {
+    appendKey(out, key, first, "null");
+    return;
+  }
+  appendKey(out, key, first, "\"");
   appendJsonEscaped(out, value);
   out += '"';
 }
 
 void appendRaw(std::string &out, std::string_view key, std::string_view raw) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-  out += raw;
+  appendKey(out, key, false, raw);
 }
 
 // Numbers are formatted on the stack (std::to_chars): the reporter thread encodes every
@@ -124,14 +139,19 @@ double millisBetween(std::chrono::steady_clock::time_point from,
 
 }  // namespace
 
-std::string newEventId() {
+EventId::EventId(std::string_view text) {
+  length_ = static_cast<uint8_t>(std::min(text.size(), kMaxLength));
+  text.copy(text_.data(), length_);
+}
+
+EventId newEventId() {
   static const uint64_t prefix = processPrefix();
   static std::atomic<uint64_t> counter{0};
   uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
   if (n >> 48) {  // past 12 hex digits (never in practice): the printf form, wider
     char wide[48];
-    std::snprintf(wide, sizeof wide, "%016" PRIx64 "-%012" PRIx64, prefix, n);
-    return wide;
+    int len = std::snprintf(wide, sizeof wide, "%016" PRIx64 "-%012" PRIx64, prefix, n);
+    return EventId(std::string_view(wide, len > 0 ? static_cast<size_t>(len) : 0));
   }
   // "%016x-%012x" of (prefix, n), written by hand: one id per event, made on the workers.
   static constexpr char kHex[] = "0123456789abcdef";
@@ -139,10 +159,10 @@ std::string newEventId() {
   for (int i = 0; i < 16; ++i) buf[i] = kHex[(prefix >> (4 * (15 - i))) & 0xf];
   buf[16] = '-';
   for (int i = 0; i < 12; ++i) buf[17 + i] = kHex[(n >> (4 * (11 - i))) & 0xf];
-  return std::string(buf, sizeof buf);
+  return EventId(std::string_view(buf, sizeof buf));
 }
 
-std::string formatTimestamp(std::chrono::system_clock::time_point t) {
+void appendTimestamp(std::string &out, std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   time_t secs = static_cast<time_t>(ms / 1000);
   int millis = static_cast<int>(ms % 1000);
@@ -163,14 +183,16 @@ std::string formatTimestamp(std::chrono::system_clock::time_point t) {
     cached_len = n > 0 ? static_cast<size_t>(n) : 0;
     cached_secs = secs;
   }
-  std::string out;
-  out.reserve(cached_len + 5);
   out.append(cached, cached_len);
-  out += '.';
-  out += static_cast<char>('0' + millis / 100);
-  out += static_cast<char>('0' + millis / 10 % 10);
-  out += static_cast<char>('0' + millis % 10);
-  out += 'Z';
+  const char fraction[5] = {'.', static_cast<char>('0' + millis / 100),
+                            static_cast<char>('0' + millis / 10 % 10),
+                            static_cast<char>('0' + millis % 10), 'Z'};
+  out.append(fraction, sizeof fraction);
+}
+
+std::string formatTimestamp(std::chrono::system_clock::time_point t) {
+  std::string out;
+  appendTimestamp(out, t);
   return out;
 }
 
@@ -334,9 +356,11 @@ std::string encodeEvent(const ReportEvent &e) {
   std::string o;
   o.reserve(512);
   o += '{';
-  appendString(o, "ts", formatTimestamp(e.ts), true);
+  appendKey(o, "ts", /*first=*/true, "\"");
+  appendTimestamp(o, e.ts);
+  o += '"';
   appendString(o, "kind", kindName(e.kind));
-  appendString(o, "id", e.id);
+  appendString(o, "id", e.id.view());
   if (e.kind == EventKind::Tunnel) {
     // A blind tunnel: nothing was decrypted, so only the connection's facts.
     appendString(o, "listener", e.listener);
@@ -352,7 +376,7 @@ std::string encodeEvent(const ReportEvent &e) {
     o += '}';
     return o;
   }
-  if (e.kind == EventKind::Security) appendString(o, "exchange_id", e.exchange_id);
+  if (e.kind == EventKind::Security) appendString(o, "exchange_id", e.exchange_id.view());
   appendString(o, "session_id", e.session_id);
   appendString(o, "call_id", e.call_id);
   appendString(o, "listener", e.listener);

@@ -9,9 +9,11 @@
 // reason is the rule's configured reason.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "filters/filter.h"
@@ -27,12 +29,30 @@ struct DetectionCount {
   uint64_t count = 0;
 };
 
+// An event id ("3f9c0a1be2d47781-000000000001a", newEventId) kept inline: a worker builds an
+// event and the reporter thread frees it, so every heap buffer in it is a free on another
+// thread's arena. Ids are the one string every event has, and they do not fit the SSO.
+class EventId {
+ public:
+  static constexpr size_t kMaxLength = 40;
+  EventId() = default;
+  // Longer text is cut at kMaxLength (newEventId's longest is 33).
+  explicit EventId(std::string_view text);
+  std::string_view view() const { return {text_.data(), length_}; }
+  bool empty() const { return length_ == 0; }
+  friend bool operator==(const EventId &a, const EventId &b) { return a.view() == b.view(); }
+  friend bool operator==(const EventId &a, std::string_view b) { return a.view() == b; }
+
+ private:
+  std::array<char, kMaxLength> text_{};
+  uint8_t length_ = 0;
+};
+
 struct ReportEvent {
   EventKind kind = EventKind::Exchange;
   std::chrono::system_clock::time_point ts{};
-  std::string id;           // unique in the process and across restarts (newEventId)
-  std::string exchange_id;  // security events: the id of the exchange event they
-                            // belong to
+  EventId id;           // unique in the process and across restarts (newEventId)
+  EventId exchange_id;  // security events: the id of the exchange event they belong to
   std::string session_id, call_id;
   std::string listener, client;
   std::string host;
@@ -68,10 +88,12 @@ struct ReportEvent {
 // A process-unique id: a random 64-bit prefix drawn once per process, then a
 // counter, in hex
 // ("3f9c0a1be2d47781-000000000001a"). Thread-safe (one atomic increment).
-std::string newEventId();
+EventId newEventId();
 
 // "2026-11-21T10:00:00.123Z".
 std::string formatTimestamp(std::chrono::system_clock::time_point t);
+// The same, appended to `out` (the encoder writes it in place).
+void appendTimestamp(std::string &out, std::chrono::system_clock::time_point t);
 
 // Detections of one side (or both: `which` = -1 for all, 0 request, 1 response)
 // counted per (detector, field), in first-seen order.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace aiw {
 
@@ -16,11 +17,16 @@ constexpr std::chrono::milliseconds kIdleWait{500};
 // Once an event is queued, how long the reporter thread lets others join it before it writes
 // them: events reach the sinks and the ring at most this much later.
 constexpr std::chrono::milliseconds kLinger{5};
+// The largest batch storage kept between batches (a lingering batch ends at this size).
+constexpr size_t kKeptBatchCapacity = EventQueue::kLingerBatch;
 }  // namespace
 
 Reporter::Reporter(std::string state_dir)
     : state_dir_(std::move(state_dir)), queue_(kDefaultQueue), ring_(kDefaultRing) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    nameThisThread("aiw-reporter");
+    run();
+  });
 }
 
 Reporter::~Reporter() { shutdown(); }
@@ -33,7 +39,7 @@ void Reporter::configure(ReporterSettings settings) {
   queue_.wake();
 }
 
-bool Reporter::submit(ReportEvent event) {
+bool Reporter::submit(ReportEvent &&event) {
   if (stopped_.load(std::memory_order_relaxed)) return false;
   return queue_.push(std::move(event));
 }
@@ -170,7 +176,7 @@ void Reporter::reportDrops(const std::vector<std::pair<std::string, uint64_t>> &
   }
 }
 
-void Reporter::deliver(std::deque<ReportEvent> &batch) {
+void Reporter::deliver(std::vector<ReportEvent> &batch) {
   if (batch.empty()) return;
   std::vector<std::string> lines;
   lines.reserve(batch.size());
@@ -195,6 +201,9 @@ void Reporter::deliver(std::deque<ReportEvent> &batch) {
     reportDrops(drops);
   }
   batch.clear();
+  // The batch's storage goes back to the queue on the next take; a burst's worth (events are
+  // ~1 KiB) is not kept for ever.
+  if (batch.capacity() > kKeptBatchCapacity) std::vector<ReportEvent>().swap(batch);
   for (auto &sink : sinks_) {
     auto r = sink->write(lines);
     if (!r.ok()) {
@@ -223,7 +232,7 @@ void Reporter::syncSinks() {
 }
 
 void Reporter::run() {
-  std::deque<ReportEvent> batch;
+  std::vector<ReportEvent> batch;
   for (;;) {
     uint64_t flush_target;
     {

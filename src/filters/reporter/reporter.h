@@ -75,7 +75,7 @@ class Reporter {
   void configure(ReporterSettings settings);
   // Any thread; never waits for I/O. False when the queue was full (the event
   // is dropped and counted) or the reporter has shut down.
-  bool submit(ReportEvent event);
+  bool submit(ReportEvent &&event);
   // The newest `limit` encoded events, oldest first (GET /proxy/v1/events).
   std::vector<std::string> recent(size_t limit) const { return ring_.recent(limit); }
   size_t ringCapacity() const { return ring_.capacity(); }
@@ -100,7 +100,7 @@ class Reporter {
   void applyHttpSettings(const ReporterSettings &settings);
   // Pushes a security event per ended drop episode (or, at shutdown, per ongoing one).
   void reportDrops(const std::vector<std::pair<std::string, uint64_t>> &drops);
-  void deliver(std::deque<ReportEvent> &batch);
+  void deliver(std::vector<ReportEvent> &batch);
   void syncSinks();
   std::string resolvePath(const std::string &path) const;
 

@@ -242,7 +242,7 @@ std::unique_ptr<ConnectionFilter> ReporterFactory::createConnectionFilter() {
   return std::make_unique<ReporterConnectionFilter>(*this);
 }
 
-void ReporterFactory::report(ReportEvent event) const {
+void ReporterFactory::report(ReportEvent &&event) const {
   if (!reporter_) return;
   if (reporter_->submit(std::move(event))) {
     submitted_.fetch_add(1, std::memory_order_relaxed);

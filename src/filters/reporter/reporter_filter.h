@@ -47,7 +47,7 @@ class ReporterFactory : public FilterFactory {
   const ReporterSettings &settings() const { return settings_; }
 
   // Called by this factory's filters on any worker.
-  void report(ReportEvent event) const;
+  void report(ReportEvent &&event) const;
 
  private:
   std::shared_ptr<Reporter> reporter_;  // null: nothing is reported (check, tests)

@@ -146,8 +146,8 @@ TEST_CASE(
   auto d = parseJson(json);
   REQUIRE_FALSE(d.HasParseError());
   CHECK(std::string(d["kind"].GetString()) == "security");
-  CHECK(std::string(d["exchange_id"].GetString()) == ex.id);
-  CHECK(std::string(d["id"].GetString()) != ex.id);
+  CHECK(std::string(d["exchange_id"].GetString()) == ex.id.view());
+  CHECK(std::string(d["id"].GetString()) != ex.id.view());
   CHECK(std::string(d["action"].GetString()) == "block");
   CHECK(std::string(d["rule"].GetString()) == "no secrets");
   CHECK(std::string(d["reason"].GetString()) == "no credentials");
@@ -251,7 +251,7 @@ TEST_CASE("event ids are unique across threads") {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&ids, t] {
-      for (int i = 0; i < kEach; ++i) ids[t].push_back(newEventId());
+      for (int i = 0; i < kEach; ++i) ids[t].emplace_back(newEventId().view());
     });
   }
   for (auto &t : threads) t.join();
@@ -261,7 +261,7 @@ TEST_CASE("event ids are unique across threads") {
   const std::regex shape("[0-9a-f]{16}-[0-9a-f]{12}");
   for (const auto &id : all) REQUIRE(std::regex_match(id, shape));
   // One process prefix; the counter part counts up.
-  const std::string a = newEventId(), b = newEventId();
+  const std::string a(newEventId().view()), b(newEventId().view());
   CHECK(a.substr(0, 17) == b.substr(0, 17));
   CHECK(std::stoull(b.substr(17), nullptr, 16) == std::stoull(a.substr(17), nullptr, 16) + 1);
 }

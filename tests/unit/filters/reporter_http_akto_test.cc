@@ -13,7 +13,7 @@ ReportEvent sampleExchange() {
   ReportEvent e;
   e.kind = EventKind::Exchange;
   e.ts = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795000000123));
-  e.id = "abc-1";
+  e.id = EventId("abc-1");
   e.client = "10.1.2.3:50412";
   e.host = "api.openai.com";
   e.method = "POST";

@@ -32,7 +32,7 @@ TEST_CASE("the queue holds up to its bound and counts what it drops") {
   CHECK(q.size() == 3);
   CHECK(q.dropped() == 2);
   CHECK(q.accepted() == 3);
-  std::deque<ReportEvent> out;
+  std::vector<ReportEvent> out;
   q.takeAll(out, std::chrono::milliseconds(0));
   REQUIRE(out.size() == 3);
   CHECK(out[0].host == "h0");  // the oldest are kept: a full queue refuses the new
@@ -40,12 +40,33 @@ TEST_CASE("the queue holds up to its bound and counts what it drops") {
   CHECK(q.push(tunnel("again")));
 }
 
+TEST_CASE("a take appends to a batch not yet delivered, oldest first") {
+  EventQueue q(10);
+  std::vector<ReportEvent> out;
+  out.push_back(tunnel("earlier"));
+  q.push(tunnel("a"));
+  q.push(tunnel("b"));
+  q.takeAll(out, std::chrono::milliseconds(0));
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].host == "earlier");
+  CHECK(out[1].host == "a");
+  CHECK(out[2].host == "b");
+  CHECK(q.size() == 0);
+  // The queue is usable after handing its storage over, and a take into an empty batch
+  // moves everything.
+  out.clear();
+  q.push(tunnel("c"));
+  q.takeAll(out, std::chrono::milliseconds(0));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].host == "c");
+}
+
 TEST_CASE("many producers: every event is either taken or counted as dropped") {
   EventQueue q(1000);
   std::atomic<bool> done{false};
   size_t taken = 0;
   std::thread consumer([&] {
-    std::deque<ReportEvent> out;
+    std::vector<ReportEvent> out;
     while (!done.load() || q.size() > 0) {
       q.takeAll(out, std::chrono::milliseconds(5));
       taken += out.size();

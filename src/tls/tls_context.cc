@@ -190,21 +190,21 @@ Result<void> loadTrust(SSL_CTX* ctx, const std::string& ca_file) {
     // No bundle file: BoringSSL's default file and hashed directory. Directory lookups load
     // lazily, so emptiness cannot be checked here; an empty one fails every upstream loudly.
     if (SSL_CTX_set_default_verify_paths(ctx) == 1) return {};
-    return makeError("config", "upstream.ca_file: cannot load the system CA bundle (" +
+    return makeError("config", "cannot load the system CA bundle (" +
                                    takeTlsErrorReason("no bundle found") + ")");
   }
-  if (ca_file.empty()) return makeError("config", "upstream.ca_file is empty");
+  if (ca_file.empty()) return makeError("config", "the CA file name is empty");
   std::FILE* f = std::fopen(ca_file.c_str(), "rb");
   if (f == nullptr) {
-    return makeError("config", "upstream.ca_file " + ca_file + ": " + std::strerror(errno));
+    return makeError("config", ca_file + ": " + std::strerror(errno));
   }
   std::fclose(f);
   if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
-    return makeError("config", "upstream.ca_file " + ca_file + ": " +
+    return makeError("config", ca_file + ": " +
                                    takeTlsErrorReason("no PEM certificate found"));
   }
   if (countTrusted(ctx) == 0) {
-    return makeError("config", "upstream.ca_file " + ca_file + ": no certificate in the file");
+    return makeError("config", ca_file + ": no certificate in the file");
   }
   return {};
 }
@@ -217,6 +217,20 @@ bool isIpLiteral(const std::string& host) {
 }  // namespace
 
 const TlsConnFacts* tlsConnFacts(const SSL* ssl) { return mutableFacts(ssl); }
+
+std::string verifyFailureMessage(long code, int depth, std::string_view host) {
+  if (code == X509_V_ERR_HOSTNAME_MISMATCH) {
+    return "hostname mismatch: the certificate is not valid for " + std::string(host);
+  }
+  if (code == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+    return "hostname mismatch: the certificate is not valid for the IP address " +
+           std::string(host);
+  }
+  std::string msg =
+      std::string("certificate verify failed: ") + X509_verify_cert_error_string(code);
+  if (depth >= 0) msg += " (depth " + std::to_string(depth) + ")";
+  return msg;
+}
 
 std::string takeTlsErrorReason(std::string_view fallback) {
   uint32_t packed = ERR_get_error();

@@ -92,6 +92,12 @@ class TlsClientContext {
 // ALPN list to wire format (RFC 7301 §3.1: length-prefixed strings). Errors: "config".
 Result<std::string> alpnWireFormat(const std::vector<std::string>& protocols);
 
+// Why a client refused the peer's certificate: `code` an X509_V_ERR_*, `depth` the certificate
+// it was about (-1: unknown), `host` the name or IP verified. "hostname mismatch: the
+// certificate is not valid for api.example.com", "certificate verify failed: certificate has
+// expired (depth 0)".
+std::string verifyFailureMessage(long code, int depth, std::string_view host);
+
 // Turns BoringSSL's error queue into one line ("wrong version number", "peer sent alert:
 // unknown CA") and clears it; `fallback` when the queue is empty.
 std::string takeTlsErrorReason(std::string_view fallback);

@@ -91,20 +91,6 @@ void onSocketEventCb(bufferevent*, short what, void* arg) noexcept {
   sessionOf(arg)->onSocketEvent(what);
 }
 
-std::string verifyMessage(long code, int depth, std::string_view host) {
-  if (code == X509_V_ERR_HOSTNAME_MISMATCH) {
-    return "hostname mismatch: the certificate is not valid for " + std::string(host);
-  }
-  if (code == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-    return "hostname mismatch: the certificate is not valid for the IP address " +
-           std::string(host);
-  }
-  std::string msg =
-      std::string("certificate verify failed: ") + X509_verify_cert_error_string(code);
-  if (depth >= 0) msg += " (depth " + std::to_string(depth) + ")";
-  return msg;
-}
-
 Result<BufferEventPtr> wrap(BufferEventPtr socket_bev, TlsSession::Role role,
                             Result<bssl::UniquePtr<SSL>> ssl, evbuffer* already_read) {
   if (!ssl.ok()) return ssl.error();
@@ -312,7 +298,7 @@ void TlsSession::failFromSsl(int ret, short what) {
   if (verify != X509_V_OK) {
     ERR_clear_error();
     bool name = verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
-    fail(name ? "tls_hostname_mismatch" : "tls_verify_failed", verifyMessage(verify, depth, host()),
+    fail(name ? "tls_hostname_mismatch" : "tls_verify_failed", verifyFailureMessage(verify, depth, host()),
          what);
     return;
   }

@@ -19,10 +19,12 @@ import socket
 import socketserver
 import threading
 import time
+import ssl
 import unittest
 
 from harness import Proxy, ProxyTestCase, free_port, poll
 from origins import HttpOrigin
+from pki import shared_pki
 
 N_EXCHANGES = int(os.environ.get("AIW_HTTP_SINK_N", "2000"))
 LOAD_THREADS = 8
@@ -32,8 +34,9 @@ class Collector:
     """A fake event collector on 127.0.0.1:`port`. mode "up": 200 and the batch is recorded;
     "down": 503, nothing recorded. `batches` are the parsed JSON arrays, in arrival order."""
 
-    def __init__(self, port=0, mode="up"):
+    def __init__(self, port=0, mode="up", tls=None, host="127.0.0.1"):
         self.mode = mode
+        self.handshakes = []  # https: per connection, whether it resumed a TLS session
         self.lock = threading.Lock()
         self.batches = []
         self.attempts = 0
@@ -62,7 +65,18 @@ class Collector:
             daemon_threads = True
             allow_reuse_address = True
 
-        self.server = Server(("127.0.0.1", port), Handler)
+        self.server = Server((host, port), Handler)
+        if tls is not None:
+            # The handshake runs in the accepting thread (one connection per POST).
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            accept = self.server.get_request
+
+            def get_request():
+                conn, addr = accept()
+                with collector.lock:
+                    collector.handshakes.append(conn.session_reused)
+                return conn, addr
+            self.server.get_request = get_request
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -360,6 +374,62 @@ class HttpSinkTest(ProxyTestCase):
         self.assertGreater(stats["reporter.http.collector.spooled_bytes"], 0)
         print("\n2000 requests in %.1fs with a silent collector" % elapsed)
 
+
+    def send_some(self, proxy, n):
+        errors = []
+        self.assertTrue(join_all(send_load(proxy.proxy_port, self.origin, list(range(n)), errors),
+                                 60))
+        self.assertEqual(errors, [])
+
+    def test_6_an_https_collector_verified_against_ca_file_gets_every_event(self):
+        pki = shared_pki()
+        collector = Collector(mode="up", tls=pki.server_context())
+        self.addCleanup(collector.close)
+        sink = self.sink(collector.port, batch=10, flush_ms=50, ca_file=pki.ca_pem)
+        sink["url"] = "https://localhost:%d/ingest" % collector.port
+        proxy = self.start_proxy(make_proxy(sink))
+        self.send_some(proxy, 60)
+        self.assertTrue(poll(lambda: len({exchange_index(e) for e in collector.events()}) == 60,
+                             timeout=20), "%d of 60 events over https" % len(collector.events()))
+        self.assertEqual(collector.batches[0]["headers"].get("Host"),
+                         "localhost:%d" % collector.port)
+        self.assertEqual(collector.batches[0]["headers"].get("X-Api-Key"), "k-123")
+        # One connection per batch; after the first, the sink resumes its TLS session.
+        self.assertGreater(len(collector.handshakes), 1)
+        self.assertIn(True, collector.handshakes[1:], "no batch resumed a TLS session")
+        print("\n%d https connections, %d resumed" % (len(collector.handshakes),
+                                                     collector.handshakes.count(True)))
+
+    def test_7_an_https_collector_the_roots_do_not_trust_gets_nothing(self):
+        pki = shared_pki()
+        collector = Collector(mode="up", tls=pki.server_context())
+        self.addCleanup(collector.close)
+        # The default roots (the system's) do not know the test CA.
+        sink = self.sink(collector.port)
+        sink["url"] = "https://localhost:%d/ingest" % collector.port
+        proxy = self.start_proxy(make_proxy(sink))
+        self.send_some(proxy, 20)
+        stats = poll(lambda: (lambda s: s if s["reporter.http.collector.failed_attempts"] >= 1
+                              else None)(self.stats(proxy)), timeout=10)
+        self.assertTrue(stats, "no failed attempt counted")
+        self.assertEqual(collector.events(), [])
+        self.assertEqual(stats["reporter.http.collector.delivered"], 0)
+        self.assertGreater(stats["reporter.http.collector.spooled_bytes"], 0)
+        self.assertTrue(proxy.wait_log("certificate verify failed"), proxy.log_tail())
+
+    def test_8_a_collector_whose_certificate_names_another_host_gets_nothing(self):
+        pki = shared_pki()
+        # The leaf is for origin.test, localhost and 127.0.0.1; the collector is reached as
+        # 127.0.0.2 (loopback too), which it does not name.
+        collector = Collector(mode="up", tls=pki.server_context(), host="127.0.0.2")
+        self.addCleanup(collector.close)
+        sink = self.sink(collector.port, ca_file=pki.ca_pem)
+        sink["url"] = "https://127.0.0.2:%d/ingest" % collector.port
+        proxy = self.start_proxy(make_proxy(sink))
+        self.send_some(proxy, 20)
+        self.assertTrue(proxy.wait_log("hostname mismatch"), proxy.log_tail())
+        self.assertEqual(collector.events(), [])
+        self.assertEqual(self.stats(proxy)["reporter.http.collector.delivered"], 0)
 
 if __name__ == "__main__":
     unittest.main()

@@ -12,8 +12,13 @@
 #include <cstring>
 #include <memory>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "core/c_handles.h"
 #include "http/http1_parser.h"
+#include "tls/tls_context.h"
 
 namespace aiw {
 
@@ -80,6 +85,111 @@ Result<UniqueFd> connectTo(const HttpUrl &url, Clock::time_point deadline,
   return makeError("connect", url.host + ":" + std::to_string(url.port) + ": " + last);
 }
 
+// The connection one POST runs over: the socket, and for https:// a TLS session on it. Every
+// wait is bounded by the POST's deadline.
+class PostConnection {
+ public:
+  PostConnection(UniqueFd fd, Clock::time_point deadline, const std::atomic<bool> &cancel)
+      : fd_(std::move(fd)), deadline_(deadline), cancel_(cancel) {}
+
+  Result<void> startTls(const TlsClientContext &ctx, const std::string &host) {
+    auto ssl = ctx.newSsl(host);
+    if (!ssl.ok()) return makeError("tls", ssl.error().message);
+    ssl_ = std::move(ssl).value();
+    if (SSL_set_fd(ssl_.get(), fd_.get()) != 1) {
+      return makeError("tls", takeTlsErrorReason("cannot attach TLS to the socket"));
+    }
+    auto done = driveTls([](SSL *s, void *, int) { return SSL_do_handshake(s); }, nullptr, 0);
+    if (!done.ok()) return done.error();
+    if (done.value() == 0) {
+      return makeError("tls", "the collector closed the connection during the TLS handshake");
+    }
+    return {};
+  }
+
+  Result<void> sendAll(std::string_view data) {
+    if (ssl_) {
+      // One SSL_write takes it all (partial writes are off); retried with the same buffer.
+      auto sent = driveTls([](SSL *s, void *buf, int len) { return SSL_write(s, buf, len); },
+                           const_cast<char *>(data.data()), static_cast<int>(data.size()));
+      if (!sent.ok()) return sent.error();
+      if (sent.value() == 0) return makeError("io", "the collector closed the connection");
+      return {};
+    }
+    for (size_t off = 0; off < data.size();) {
+      ssize_t n = ::send(fd_.get(), data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (auto w = waitFor(fd_.get(), POLLOUT, deadline_, cancel_); !w.ok()) return w.error();
+        continue;
+      }
+      return makeError("io", std::string("send: ") + std::strerror(errno));
+    }
+    return {};
+  }
+
+  // Bytes read into `buf`; 0 at the end of the stream.
+  Result<size_t> receive(char *buf, size_t size) {
+    if (ssl_) {
+      auto got = driveTls([](SSL *s, void *b, int len) { return SSL_read(s, b, len); }, buf,
+                          static_cast<int>(size));
+      if (!got.ok()) return got.error();
+      return static_cast<size_t>(got.value());
+    }
+    for (;;) {
+      if (auto w = waitFor(fd_.get(), POLLIN, deadline_, cancel_); !w.ok()) return w.error();
+      ssize_t n = ::recv(fd_.get(), buf, size, 0);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      return makeError("io", std::string("recv: ") + std::strerror(errno));
+    }
+  }
+
+ private:
+  // Runs one SSL call until it no longer waits for the socket: its positive result, 0 for the
+  // end of the stream (close_notify, or the peer just closing), or why it failed.
+  Result<int> driveTls(int (*call)(SSL *, void *, int), void *buf, int len) {
+    for (;;) {
+      ERR_clear_error();
+      int r = call(ssl_.get(), buf, len);
+      if (r > 0) return r;
+      int err = SSL_get_error(ssl_.get(), r);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        short events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        if (auto w = waitFor(fd_.get(), events, deadline_, cancel_); !w.ok()) return w.error();
+        continue;
+      }
+      if (err == SSL_ERROR_ZERO_RETURN) return 0;
+      if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+        if (r == 0) return 0;  // EOF without close_notify
+        return makeError("io", std::string("TLS socket: ") + std::strerror(errno));
+      }
+      return tlsFailure();
+    }
+  }
+
+  Error tlsFailure() {
+    const TlsConnFacts *facts = tlsConnFacts(ssl_.get());
+    long verify = facts != nullptr ? facts->verify_error : X509_V_OK;
+    if (verify == X509_V_OK) verify = SSL_get_verify_result(ssl_.get());
+    if (verify != X509_V_OK) {
+      ERR_clear_error();
+      return makeError("tls", verifyFailureMessage(verify, facts ? facts->verify_depth : -1,
+                                                 facts ? facts->host : std::string()));
+    }
+    return makeError("tls", takeTlsErrorReason("TLS error"));
+  }
+
+  UniqueFd fd_;
+  bssl::UniquePtr<SSL> ssl_;
+  Clock::time_point deadline_;
+  const std::atomic<bool> &cancel_;
+};
+
 class StatusOnly : public Http1ParserCallbacks {
  public:
   HeadAction onResponseHead(ResponseHead &head) override {
@@ -94,22 +204,23 @@ class StatusOnly : public Http1ParserCallbacks {
 }  // namespace
 
 Result<HttpUrl> parseHttpUrl(std::string_view url) {
-  constexpr std::string_view kHttp = "http://";
-  if (url.size() >= 8 && url.substr(0, 8) == "https://") {
-    return makeError("config",
-                     "https:// is not yet supported by the http sink (no TLS client in this "
-                     "build); use http:// (e.g. to a local forwarder)");
+  constexpr std::string_view kHttp = "http://", kHttps = "https://";
+  HttpUrl out;
+  std::string_view rest;
+  if (url.starts_with(kHttps)) {
+    out.tls = true;
+    out.port = 443;
+    rest = url.substr(kHttps.size());
+  } else if (url.starts_with(kHttp)) {
+    rest = url.substr(kHttp.size());
+  } else {
+    return makeError("config", "the url must start with http:// or https://");
   }
-  if (url.substr(0, std::min(url.size(), kHttp.size())) != kHttp) {
-    return makeError("config", "the url must start with http://");
-  }
-  std::string_view rest = url.substr(kHttp.size());
   if (rest.find('#') != std::string_view::npos) {
     return makeError("config", "the url must not have a fragment");
   }
   size_t slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
-  HttpUrl out;
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (out.target.front() == '?') out.target.insert(0, "/");
   if (authority.find('@') != std::string_view::npos) {
@@ -156,14 +267,19 @@ Result<HttpUrl> parseHttpUrl(std::string_view url) {
 }
 
 Result<uint16_t> httpPost(const HttpUrl &url, const HeaderList &headers, std::string_view body,
-                          std::chrono::milliseconds timeout, const std::atomic<bool> &cancel) {
+                          std::chrono::milliseconds timeout, const std::atomic<bool> &cancel,
+                          const TlsClientContext *tls) {
+  if (url.tls && tls == nullptr) return makeError("misuse", "an https:// url needs a TLS context");
   const Clock::time_point deadline = Clock::now() + timeout;
   auto connected = connectTo(url, deadline, cancel);
   if (!connected.ok()) return connected.error();
-  UniqueFd fd = std::move(connected).value();
+  PostConnection conn(std::move(connected).value(), deadline, cancel);
+  if (url.tls) {
+    if (auto started = conn.startTls(*tls, url.host); !started.ok()) return started.error();
+  }
 
   std::string authority = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-  if (url.port != 80) authority += ":" + std::to_string(url.port);
+  if (url.port != (url.tls ? 443 : 80)) authority += ":" + std::to_string(url.port);
   std::string req =
       "POST " + url.target + " HTTP/1.1\r\nHost: " + authority +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
@@ -171,31 +287,16 @@ Result<uint16_t> httpPost(const HttpUrl &url, const HeaderList &headers, std::st
   for (const auto &[name, value] : headers) req += name + ": " + value + "\r\n";
   req += "\r\n";
   req.append(body);
-
-  for (size_t off = 0; off < req.size();) {
-    ssize_t n = ::send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (auto w = waitFor(fd.get(), POLLOUT, deadline, cancel); !w.ok()) return w.error();
-      continue;
-    }
-    return makeError("io", std::string("send: ") + std::strerror(errno));
-  }
+  if (auto sent = conn.sendAll(req); !sent.ok()) return sent.error();
 
   StatusOnly cb;
   Http1Parser parser(Http1Parser::Type::Response, cb);
   char buf[8192];
   while (cb.status == 0) {
-    if (auto w = waitFor(fd.get(), POLLIN, deadline, cancel); !w.ok()) return w.error();
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-    if (n < 0) return makeError("io", std::string("recv: ") + std::strerror(errno));
-    if (n == 0) return makeError("bad_response", "the collector closed without a response");
-    auto fed = parser.feed(buf, static_cast<size_t>(n));
+    auto got = conn.receive(buf, sizeof buf);
+    if (!got.ok()) return got.error();
+    if (got.value() == 0) return makeError("bad_response", "the collector closed without a response");
+    auto fed = parser.feed(buf, got.value());
     if (!fed.ok()) return makeError("bad_response", fed.error().message);
   }
   return cb.status;

@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "core/thread_name.h"
+#include "tls/tls_context.h"
 
 namespace aiw {
 
@@ -14,9 +15,16 @@ constexpr std::chrono::milliseconds kIdleWait{1000};
 
 Result<std::unique_ptr<HttpSink>> HttpSink::open(HttpSinkConfig config,
                                                  const std::string &spool_dir) {
+  std::shared_ptr<const TlsClientContext> tls;
+  if (config.target.tls) {
+    auto made = TlsClientContext::create(config.ca_file, {"http/1.1"});
+    if (!made.ok()) return made.error();
+    tls = std::move(made).value();
+  }
   auto spool = Spool::open(spool_dir + "/" + config.name + ".log", config.spool_bytes);
   if (!spool.ok()) return spool.error();
-  std::unique_ptr<HttpSink> sink(new HttpSink(std::move(config), std::move(spool).value()));
+  std::unique_ptr<HttpSink> sink(
+      new HttpSink(std::move(config), std::move(spool).value(), std::move(tls)));
   sink->stats_->spooled_bytes.store(sink->spool_->pendingBytes(), std::memory_order_relaxed);
   sink->sender_ = std::thread([s = sink.get()] {
     nameThisThread("aiw-sink-" + s->config_.name);
@@ -25,8 +33,9 @@ Result<std::unique_ptr<HttpSink>> HttpSink::open(HttpSinkConfig config,
   return sink;
 }
 
-HttpSink::HttpSink(HttpSinkConfig config, std::unique_ptr<Spool> spool)
-    : config_(std::move(config)), spool_(std::move(spool)) {}
+HttpSink::HttpSink(HttpSinkConfig config, std::unique_ptr<Spool> spool,
+                   std::shared_ptr<const TlsClientContext> tls)
+    : config_(std::move(config)), spool_(std::move(spool)), tls_(std::move(tls)) {}
 
 HttpSink::~HttpSink() {
   {
@@ -126,7 +135,7 @@ void HttpSink::run() {
     }
     body += ']';
     auto status = httpPost(config_.target, config_.headers, body,
-                           std::chrono::milliseconds(config_.timeout_ms), stopping_);
+                           std::chrono::milliseconds(config_.timeout_ms), stopping_, tls_.get());
     if (status.ok() && status.value() >= 200 && status.value() < 300) {
       if (auto r = spool_->ack(batch.end); !r.ok()) {
         log::error("reporter: http sink spool ack failed",

@@ -43,6 +43,9 @@ struct HttpSinkConfig {
   std::string name;  // the spool's file stem and the stats' label: [a-z0-9_-]
   std::string url;
   HttpUrl target;
+  // https:// only: the roots the collector's certificate is verified against ("system": the
+  // system bundle, as upstream.ca_file), with the url's host; verification is always on.
+  std::string ca_file = "system";
   HttpSinkFormat format = HttpSinkFormat::Native;
   uint32_t batch = 100;
   uint32_t flush_ms = 500;
@@ -68,7 +71,8 @@ class HttpSink {
   // The spool is fsynced at most this often by append() (and always by sync()).
   static constexpr std::chrono::milliseconds kSpoolSyncEvery{1000};
 
-  // Opens (or resumes) `spool_dir`/<name>.log and starts the sender thread.
+  // Opens (or resumes) `spool_dir`/<name>.log, loads the TLS roots of an https:// sink and
+  // starts the sender thread. Errors: the spool's, "config" for roots that cannot be loaded.
   static Result<std::unique_ptr<HttpSink>> open(HttpSinkConfig config,
                                                 const std::string &spool_dir);
   // Stops the sender (an attempt in flight is abandoned within ~100 ms; its batch stays in the
@@ -91,13 +95,17 @@ class HttpSink {
   const Spool &spool() const { return *spool_; }
 
  private:
-  HttpSink(HttpSinkConfig config, std::unique_ptr<Spool> spool);
+  HttpSink(HttpSinkConfig config, std::unique_ptr<Spool> spool,
+           std::shared_ptr<const TlsClientContext> tls);
   void run();
   // Sleeps `d` unless stopping; returns false when stopping.
   bool pause(std::chrono::milliseconds d);
 
   const HttpSinkConfig config_;
   const std::unique_ptr<Spool> spool_;
+  // https:// collectors: the client context (roots, session cache: each POST resumes the last
+  // session, so a batch costs no full handshake). Null for http://.
+  const std::shared_ptr<const TlsClientContext> tls_;
   const std::shared_ptr<HttpSinkStats> stats_ = std::make_shared<HttpSinkStats>();
 
   // Reporter thread only.

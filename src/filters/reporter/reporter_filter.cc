@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "filters/reporter/body_capture.h"
+#include "tls/tls_context.h"
 
 namespace aiw {
 
@@ -133,11 +134,36 @@ bool readDigits(FilterBuildContext &ctx, const YAML::Node &item, std::string_vie
   return ok;
 }
 
+void checkRoots(FilterBuildContext &ctx, const YAML::Node &at, const std::string &ca_file) {
+  auto roots = TlsClientContext::create(ca_file, {"http/1.1"});
+  if (!roots.ok()) {
+    ctx.error(at, "reporter config: http sink ca_file: " + roots.error().message);
+  }
+}
+
+// `ca_file` of an https:// sink: loaded now, so that `aiwarden check` and a reload report a
+// missing or certificate-less bundle at its line instead of a sink that never delivers.
+void readCaFile(FilterBuildContext &ctx, const YAML::Node &item, HttpSinkConfig &sink) {
+  if (!ctx.has(item, "ca_file")) {
+    if (sink.target.tls) checkRoots(ctx, ctx.child(item, "url"), sink.ca_file);
+    return;
+  }
+  if (!ctx.read(item, "ca_file", sink.ca_file)) return;
+  if (sink.target.host.empty()) return;  // the url itself is wrong, and reported
+  if (!sink.target.tls) {
+    ctx.error(ctx.child(item, "ca_file"),
+              "reporter config: ca_file applies to https:// collectors only (the url is http://)");
+    return;
+  }
+  checkRoots(ctx, ctx.child(item, "ca_file"), sink.ca_file);
+}
+
 void readHttpSink(FilterBuildContext &ctx, const YAML::Node &item, std::set<std::string> &names,
                   ReporterSettings &out) {
   ctx.rejectUnknownKeys(item,
-                        {"type", "name", "url", "format", "batch", "flush_ms", "timeout_ms",
-                         "backoff_max_ms", "headers", "akto_account_id", "akto_vxlan_id"},
+                        {"type", "name", "url", "ca_file", "format", "batch", "flush_ms",
+                         "timeout_ms", "backoff_max_ms", "headers", "akto_account_id",
+                         "akto_vxlan_id"},
                         "http sink");
   HttpSinkConfig sink;
   std::string format = "native";
@@ -150,6 +176,7 @@ void readHttpSink(FilterBuildContext &ctx, const YAML::Node &item, std::set<std:
                                             url.error().message);
     }
   }
+  readCaFile(ctx, item, sink);
   ctx.readEnum(item, "format", format, {"native", "akto"});
   sink.format = format == "akto" ? HttpSinkFormat::Akto : HttpSinkFormat::Native;
   ctx.read(item, "batch", sink.batch, FilterBuildContext::Presence::Optional, 1, 10000);

@@ -71,13 +71,13 @@ TEST_CASE(
   CHECK(e.find("did you mean 'jsonl'") != std::string::npos);
 }
 
-TEST_CASE("reporter config: an https collector is refused as not yet supported") {
+TEST_CASE("reporter config: a url of another scheme names the two it takes") {
   std::string e = errorsOf(
       "- filter: reporter\n"
       "  config:\n"
-      "    sinks: [{type: http, url: 'https://127.0.0.1:1/'}]\n");
+      "    sinks: [{type: http, url: 'ws://127.0.0.1:1/'}]\n");
   CHECK(e.find("90-reporter.yaml:3:") == 0);
-  CHECK(e.find("not yet supported") != std::string::npos);
+  CHECK(e.find("must start with http:// or https://") != std::string::npos);
 }
 
 TEST_CASE("reporter config: wrong values and unknown keys are each reported") {

@@ -96,9 +96,7 @@ TEST_CASE("http sink config: each error names its line") {
   CHECK(e.find("'colour'") != std::string::npos);
 }
 
-TEST_CASE("http sink config: https, a missing url, bad ports and shared spools are refused") {
-  CHECK(errorsOf("      - {type: http, url: 'https://c/'}\n").find("not yet supported") !=
-        std::string::npos);
+TEST_CASE("http sink config: a missing url, bad ports and shared spools are refused") {
   CHECK(errorsOf("      - {type: http}\n").find("url") != std::string::npos);
   CHECK(errorsOf("      - {type: http, url: 'http://h:0/'}\n").find("port") != std::string::npos);
   CHECK(errorsOf("      - {type: http, url: 'http://h:99999/'}\n").find("port") !=
@@ -116,6 +114,35 @@ TEST_CASE("http sink config: https, a missing url, bad ports and shared spools a
             .find("need format: akto") != std::string::npos);
   CHECK(errorsOf("      - {type: http, url: 'http://h/', format: akto, akto_vxlan_id: x1}\n")
             .find("must be a number") != std::string::npos);
+}
+
+TEST_CASE("http sink config: ca_file is for https:// collectors and must hold certificates") {
+  std::string http = errorsOf("      - {type: http, url: 'http://h/', ca_file: system}\n");
+  CHECK(http.find("90-reporter.yaml:4:") != std::string::npos);
+  CHECK(http.find("applies to https:// collectors only") != std::string::npos);
+  std::string missing =
+      errorsOf("      - {type: http, url: 'https://h/', ca_file: /nonexistent/roots.pem}\n");
+  CHECK(missing.find("90-reporter.yaml:4:") != std::string::npos);
+  CHECK(missing.find("/nonexistent/roots.pem") != std::string::npos);
+  // The default roots are the system's, as for upstream.ca_file.
+  CHECK(errorsOf("      - {type: http, url: 'https://h/'}\n").empty());
+  CHECK(errorsOf("      - {type: http, url: 'https://h/', ca_file: system}\n").empty());
+}
+
+TEST_CASE("http urls: https with its default port 443, or another") {
+  auto u = parseHttpUrl("https://collector.example/ingest");
+  REQUIRE(u.ok());
+  CHECK(u.value().tls);
+  CHECK(u.value().port == 443);
+  CHECK(u.value().target == "/ingest");
+  auto p = parseHttpUrl("https://[::1]:8443");
+  REQUIRE(p.ok());
+  CHECK(p.value().tls);
+  CHECK(p.value().host == "::1");
+  CHECK(p.value().port == 8443);
+  CHECK_FALSE(parseHttpUrl("http://h/").value().tls);
+  CHECK_FALSE(parseHttpUrl("httpss://h/").ok());
+  CHECK_FALSE(parseHttpUrl("HTTPS//h/").ok());
 }
 
 TEST_CASE("http urls: IPv6, default port, query only") {

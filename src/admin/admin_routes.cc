@@ -289,7 +289,8 @@ AdminResponse AdminRoutes::rules(const AdminRequest& req) {
   return json(200, canonical);
 }
 
-// SPEC §7: metrics, sessions and rules back to their start.
+// SPEC §7: metrics, sessions and rules back to their start; so is the stages' live state (rate
+// limits), which a rules reset alone would now carry over (FilterFactory::inheritState).
 AdminResponse AdminRoutes::reset() {
   if (findRuleEvaluator(*runtime_.snapshot.get()) != nullptr) {
     if (!rules_) return json(503, jsonError("unavailable", "rule updates are not wired"));
@@ -297,6 +298,9 @@ AdminResponse AdminRoutes::reset() {
       log::warn("rules reset refused", {{"error", r.error().message}});
       return json(500, jsonError(r.error().code, r.error().message));
     }
+  }
+  if (auto snap = runtime_.snapshot.get(); snap->chain) {
+    for (const FilterChain::Entry& stage : snap->chain->entries()) stage.factory().resetState();
   }
   runtime_.metrics.reset();
   if (runtime_.sessions) runtime_.sessions->clear();

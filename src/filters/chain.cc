@@ -1,6 +1,7 @@
 #include "filters/chain.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -60,6 +61,21 @@ FilterChain::FilterChain(std::vector<Stage> stages) {
     peek_limits_.max_bytes = std::max(peek_limits_.max_bytes, limits.max_bytes);
     peek_limits_.timeout_ms = std::max(peek_limits_.timeout_ms, limits.timeout_ms);
     entries_.emplace_back(std::move(stage));
+  }
+}
+
+void FilterChain::inheritStateFrom(const FilterChain& previous) const {
+  std::map<std::string, size_t, std::less<>> rank;  // stages of each filter seen so far
+  for (const Entry& entry : entries_) {
+    const size_t want = rank[entry.name()]++;
+    size_t seen = 0;
+    for (const Entry& old : previous.entries()) {
+      if (old.name() != entry.name()) continue;
+      if (seen++ == want) {
+        entry.factory().inheritState(old.factory());
+        break;
+      }
+    }
   }
 }
 

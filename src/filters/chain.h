@@ -87,6 +87,10 @@ class FilterChain {
   // The largest max_bytes and timeout_ms over the stages' peekLimits(): how far and how long the
   // listener peeks before ConnectionFilterChain::run. Computed once, at construction.
   PeekLimits peekLimits() const { return peek_limits_; }
+  // Hands each stage the stage of `previous` it replaces (FilterFactory::inheritState): the k-th
+  // stage of a filter inherits from the k-th stage of the same filter in `previous`. Called on a
+  // chain not yet serving.
+  void inheritStateFrom(const FilterChain& previous) const;
 
  private:
   std::deque<Entry> entries_;

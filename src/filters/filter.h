@@ -210,6 +210,14 @@ class FilterFactory {
   // The filter's own counters beyond the chain's per-stage ones; read by the admin thread while
   // workers run, so implementations read relaxed atomics.
   virtual std::vector<FilterStat> stats() const { return {}; }
+  // A rebuilt chain (reload, admin update) calls this on each of its stages with the stage it
+  // replaces — the same filter at the same rank among that filter's stages — before the chain
+  // serves any traffic, while the previous chain may still be serving. A stage with live state
+  // worth keeping (the rate limiter's buckets) takes it over when its config allows.
+  virtual void inheritState(FilterFactory& /*previous*/) {}
+  // POST /proxy/v1/reset: live state back to how a fresh start has it (the rate limiter's
+  // buckets full). Called on the admin thread while workers run: implementations lock.
+  virtual void resetState() {}
 };
 
 }  // namespace aiw

@@ -7,7 +7,8 @@
 namespace aiw {
 
 Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t generation,
-                                                      std::shared_ptr<Reporter> reporter) {
+                                                      std::shared_ptr<Reporter> reporter,
+                                                      const Snapshot* previous) {
   // The registry is rebuilt per call: builds are rare (start-up, reload) and this keeps it
   // free of global state.
   FilterRegistry registry;
@@ -18,6 +19,7 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t ge
   inputs.reporter = reporter;
   auto chain = buildFilterChain(config.filters, registry, std::move(inputs));
   if (!chain.ok()) return chain.error();
+  if (previous != nullptr && previous->chain) chain.value()->inheritStateFrom(*previous->chain);
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   snap->chain = std::move(chain.value());

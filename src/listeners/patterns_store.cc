@@ -91,7 +91,8 @@ Result<void> replacePatterns(Runtime& runtime, const DomainClassifierConfig& pat
   auto current = runtime.snapshot.get();
   Config config = current->config;
   if (auto r = overridePatterns(config.filters, patterns, false); !r.ok()) return r.error();
-  auto next = buildSnapshot(std::move(config), current->generation + 1, runtime.reporter);
+  auto next = buildSnapshot(std::move(config), current->generation + 1, runtime.reporter,
+                           current.get());
   if (!next.ok()) return next.error();
   // Written before the swap: an update that could not be kept is not applied either.
   if (auto r = writeFileAtomically(patternsFilePath(runtime.state_dir), patternsToJson(patterns),

@@ -32,7 +32,8 @@ Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_jso
   auto current = runtime.snapshot.get();
   Config config = current->config;
   config.rules_override_json = rules_json.value_or("");
-  auto next = buildSnapshot(std::move(config), current->generation + 1, runtime.reporter);
+  auto next = buildSnapshot(std::move(config), current->generation + 1, runtime.reporter,
+                           current.get());
   if (!next.ok()) return next.error();
   const std::string path = rulesFilePath(runtime.state_dir);
   if (rules_json) {

@@ -169,7 +169,8 @@ int runServer(const ServerOptions& options, Config initial) {
     // Everything is validated before anything is swapped: a reload applies whole or not at all.
     auto upstream_tls = makeUpstreamTlsContext(config.value());
     if (!upstream_tls.ok()) return upstream_tls.error();
-    auto next = buildSnapshot(std::move(config.value()), current->generation + 1, runtime.reporter);
+    auto next = buildSnapshot(std::move(config.value()), current->generation + 1,
+                              runtime.reporter, current.get());
     if (!next.ok()) return next.error();
     runtime.upstream_tls.store(upstream_tls.value());
     publishSnapshot(runtime, next.value());

@@ -512,6 +512,37 @@ class SidecarTest(ProxyTestCase):
         self.assertIn("rate_limited", [c["status"] for c in t["calls"]])
         self.assertGreaterEqual(self.proxy.metrics()["rate_limited"], len(limited))
 
+    def calls_until_limited(self, session):
+        """Calls `limited` one after another until one is refused (bounded); returns how many
+        were allowed and the time since the previous refusal's clock (monotonic)."""
+        allowed = 0
+        for _ in range(100):
+            r = self.call_tool("limited", {}, session=session)
+            if r.status == 429:
+                return allowed, time.monotonic()
+            self.assertEqual(r.status, 200, r.body)
+            allowed += 1
+        self.fail("never rate limited")
+
+    def test_a_rules_update_keeps_the_buckets_and_reset_fills_them(self):
+        session = new_session()
+        _, empty_at = self.calls_until_limited(session)
+        # The same rules put back: a new chain, the same rate_limiter config.
+        rules = self.sidecar("GET", "/proxy/v1/rules").json()["rules"]
+        r = self.sidecar("PUT", "/proxy/v1/rules", {"rules": rules})
+        self.assertEqual(r.status, 200, r.body)
+        allowed, now = self.calls_until_limited(session)
+        # Only what refilled since the bucket ran dry, never a fresh burst (decisive while less
+        # than BURST / RATE seconds passed, which is the usual case).
+        refilled = math.floor((now - empty_at) * RATE)
+        self.assertLessEqual(allowed, refilled, "a rules update refilled the bucket")
+        # POST /proxy/v1/reset puts every bucket back to full.
+        self.assertEqual(self.sidecar("POST", "/proxy/v1/reset").status, 200)
+        started = time.monotonic()
+        allowed, now = self.calls_until_limited(session)
+        self.assertGreaterEqual(allowed, BURST)
+        self.assertLessEqual(allowed, BURST + math.floor((now - started) * RATE) + 1)
+
     # -- the token -------------------------------------------------------------------------------
     def test_every_route_but_the_public_ones_needs_the_token(self):
         guarded = [("POST", "/proxy/v1/tools/shell"), ("POST", "/openai/v1/chat/completions"),

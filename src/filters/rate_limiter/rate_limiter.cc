@@ -236,6 +236,22 @@ RateLimiterFactory::RateLimiterFactory(RateLimiterConfig config, TokenBuckets::C
   buckets_ = std::make_shared<TokenBuckets>(std::move(limits), std::move(clock));
 }
 
+bool RateMatch::operator==(const RateMatch& o) const {
+  auto hostText = [](const std::optional<DomainPattern>& h) {
+    return h ? std::string(h->text()) : std::string();
+  };
+  return tool == o.tool && model == o.model && classes == o.classes &&
+         hostText(host) == hostText(o.host);
+}
+
+void RateLimiterFactory::inheritState(FilterFactory& previous) {
+  auto* before = dynamic_cast<RateLimiterFactory*>(&previous);
+  if (before == nullptr || !(before->config_ == config_)) return;
+  buckets_ = before->buckets_;
+}
+
+void RateLimiterFactory::resetState() { buckets_->clear(); }
+
 std::unique_ptr<StreamFilter> RateLimiterFactory::createStreamFilter() {
   if (config_.buckets.empty()) return nullptr;
   return std::make_unique<RateLimiterFilter>(*this);

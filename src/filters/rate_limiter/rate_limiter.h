@@ -60,6 +60,7 @@ struct RateMatch {
   std::string model;                  // glob, case-insensitive; "" any
   std::optional<DomainPattern> host;  // none: any
   std::vector<RateClass> classes;     // any of these; empty: any
+  bool operator==(const RateMatch& o) const;
 };
 
 struct RateBucketSpec {
@@ -67,12 +68,14 @@ struct RateBucketSpec {
   double rate = 1;     // tokens per second
   uint32_t burst = 1;  // bucket size
   RateMatch match;
+  bool operator==(const RateBucketSpec&) const = default;
 };
 
 struct RateLimiterConfig {
   static constexpr uint64_t kDefaultMaxKeys = 100000;
   std::vector<RateBucketSpec> buckets;
   uint64_t max_keys = kDefaultMaxKeys;
+  bool operator==(const RateLimiterConfig&) const = default;
 };
 
 // "session", "client", ... as the config spells them.
@@ -89,6 +92,12 @@ class RateLimiterFactory : public FilterFactory {
   std::unique_ptr<StreamFilter> createStreamFilter() override;
   // rate_limiter.allowed, rate_limiter.limited, rate_limiter.buckets (gauge: live buckets).
   std::vector<FilterStat> stats() const override;
+  // A rebuilt chain (a reload, PUT /proxy/v1/rules or /patterns) keeps the buckets of the stage
+  // it replaces when the buckets are configured the same: otherwise every rules update would
+  // hand every client a full burst again. Changed buckets start full, as at start-up.
+  void inheritState(FilterFactory& previous) override;
+  // Every bucket full again (POST /proxy/v1/reset).
+  void resetState() override;
 
   const RateLimiterConfig& config() const { return config_; }
   // Some entry needs a fact known only after the request body (tool, model, rule, class).
@@ -107,8 +116,9 @@ class RateLimiterFactory : public FilterFactory {
  private:
   RateLimiterConfig config_;
   bool needs_body_ = false;
-  // Shared by the filters of every worker (TokenBuckets says its locking). A shared_ptr so the
-  // store can outlive one factory, should a rebuilt chain ever carry buckets over.
+  // Shared by the filters of every worker (TokenBuckets says its locking), and by the stage of
+  // the next chain when its buckets are the same (inheritState): the old chain's exchanges still
+  // in flight and the new chain's then draw from one store.
   std::shared_ptr<TokenBuckets> buckets_;
 };
 

@@ -123,6 +123,48 @@ TEST_CASE("blocks with 429 once the bucket is empty, and refills with time") {
   CHECK(stat(*f, "rate_limiter.buckets") == 1);
 }
 
+TEST_CASE("a rebuilt stage with the same buckets keeps their tokens; a changed one starts full") {
+  FakeClock clock;
+  const std::string five = "      - key: session\n        rate: 5\n        burst: 5\n";
+  auto before = limiter(clock, five);
+  for (int i = 0; i < 5; ++i) CHECK(allowed(call(*before, exchange())));
+  REQUIRE(limited(call(*before, exchange())));
+
+  // A reload or a rules update builds a new stage from the same config: still empty.
+  auto same = limiter(clock, five);
+  same->inheritState(*before);
+  CHECK(limited(call(*same, exchange())));
+  clock.advance(200ms);  // one token, seen by both (one store)
+  CHECK(allowed(call(*same, exchange())));
+  CHECK(limited(call(*before, exchange())));
+
+  // Another burst is another limit: its buckets start full.
+  auto changed = limiter(clock, "      - key: session\n        rate: 5\n        burst: 6\n");
+  changed->inheritState(*before);
+  for (int i = 0; i < 6; ++i) CHECK(allowed(call(*changed, exchange())));
+  CHECK(limited(call(*changed, exchange())));
+  // So does a different max_keys, and nothing is taken from a stage of another filter.
+  auto wider = limiter(clock, five, "    max_keys: 10\n");
+  wider->inheritState(*before);
+  CHECK(allowed(call(*wider, exchange())));
+}
+
+TEST_CASE("resetState fills every bucket again") {
+  FakeClock clock;
+  auto f = limiter(clock, "      - key: session\n        rate: 5\n        burst: 2\n");
+  for (const char* who : {"alice", "bob"}) {
+    CHECK(allowed(call(*f, exchange(who))));
+    CHECK(allowed(call(*f, exchange(who))));
+    CHECK(limited(call(*f, exchange(who))));
+  }
+  CHECK(stat(*f, "rate_limiter.buckets") == 2);
+  f->resetState();
+  CHECK(stat(*f, "rate_limiter.buckets") == 0);
+  CHECK(allowed(call(*f, exchange("alice"))));
+  CHECK(allowed(call(*f, exchange("alice"))));
+  CHECK(limited(call(*f, exchange("alice"))));
+}
+
 TEST_CASE("each session has its own bucket") {
   FakeClock clock;
   auto f = limiter(clock, "      - key: session\n        rate: 5\n        burst: 5\n");

@@ -282,25 +282,23 @@ AdminResponse AdminRoutes::rules(const AdminRequest& req) {
   }
   if (!rules_) return json(503, jsonError("unavailable", "rule updates are not wired"));
   std::string canonical = parsed.value()->toJson();
-  if (auto r = rules_(canonical); !r.ok()) {
+  if (auto r = rules_(canonical, ChainState::Carried); !r.ok()) {
     log::warn("rules update refused", {{"error", r.error().message}});
     return json(r.error().code == "config" ? 409 : 500, jsonError(r.error().code, r.error().message));
   }
   return json(200, canonical);
 }
 
-// SPEC §7: metrics, sessions and rules back to their start; so is the stages' live state (rate
-// limits), which a rules reset alone would now carry over (FilterFactory::inheritState).
+// SPEC §7: metrics, sessions and rules back to their start — and with them the chain's own
+// counters and rate-limit buckets: the chain is rebuilt fresh, as at start-up.
 AdminResponse AdminRoutes::reset() {
-  if (findRuleEvaluator(*runtime_.snapshot.get()) != nullptr) {
-    if (!rules_) return json(503, jsonError("unavailable", "rule updates are not wired"));
-    if (auto r = rules_(std::nullopt); !r.ok()) {
+  if (rules_) {
+    if (auto r = rules_(std::nullopt, ChainState::Fresh); !r.ok()) {
       log::warn("rules reset refused", {{"error", r.error().message}});
       return json(500, jsonError(r.error().code, r.error().message));
     }
-  }
-  if (auto snap = runtime_.snapshot.get(); snap->chain) {
-    for (const FilterChain::Entry& stage : snap->chain->entries()) stage.factory().resetState();
+  } else if (findRuleEvaluator(*runtime_.snapshot.get()) != nullptr) {
+    return json(503, jsonError("unavailable", "rule updates are not wired"));
   }
   runtime_.metrics.reset();
   if (runtime_.sessions) runtime_.sessions->clear();
@@ -406,7 +404,7 @@ AdminResponse AdminRoutes::filters() const {
            ",\"need_more_data\":" + std::to_string(c.need_more_data) +
            ",\"over_limit\":" + std::to_string(c.over_limit) + "},\"stats\":{";
       bool first_stat = true;
-      for (const FilterStat& st : entry.factory().stats()) {
+      for (const FilterStat& st : entry.stats()) {
         b += first_stat ? "\"" : ",\"";
         first_stat = false;
         appendJsonEscaped(b, st.name);
@@ -436,10 +434,12 @@ void AdminRoutes::appendFilterMetrics(std::string& b) const {
         {"continue", c.continues}, {"block", c.blocks},         {"bypass", c.bypasses},
         {"need_more_data", c.need_more_data}, {"over_limit", c.over_limit}};
     for (const auto& [result, value] : results) {
-      b += "aiwarden_filter_calls_total{filter=\"" + entry.name() + "\",result=\"" + result +
-           "\"} " + std::to_string(value) + "\n";
+      // `stage` (1-based chain position) tells two stages of one filter apart.
+      b += "aiwarden_filter_calls_total{filter=\"" + entry.name() + "\",stage=\"" +
+           std::to_string(stage) + "\",result=\"" + result + "\"} " + std::to_string(value) +
+           "\n";
     }
-    for (const FilterStat& st : entry.factory().stats()) {
+    for (const FilterStat& st : entry.stats()) {
       std::string name = "aiwarden_" + st.name;
       for (char& ch : name) {
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';

@@ -36,10 +36,14 @@ class AdminRoutes {
   // "no_domain_classifier" are a 404, others a 500. Injected by the server (patterns_store.h)
   // like the reload; empty: PUT /proxy/v1/patterns answers 503.
   using PatternsFn = std::function<Result<void>(const DomainClassifierConfig&)>;
+  // How the chain a rules change rebuilds starts: Carried — each stage takes over the counters
+  // and rate-limit buckets of the one it replaces (an update); Fresh — as at start-up (POST
+  // /proxy/v1/reset).
+  enum class ChainState : uint8_t { Carried, Fresh };
   // Replaces the active rules with a validated ruleset (JSON), or with nullopt restores the
   // configured ones (rules_store.h); errors with code "config" are a 409, others a 500. Empty:
   // PUT /proxy/v1/rules and the rules part of POST /proxy/v1/reset answer 503.
-  using RulesFn = std::function<Result<void>(std::optional<std::string>)>;
+  using RulesFn = std::function<Result<void>(std::optional<std::string>, ChainState)>;
   AdminRoutes(Runtime& runtime, ReloadFn reload, PatternsFn patterns = {}, RulesFn rules = {})
       : runtime_(runtime),
         reload_(std::move(reload)),

@@ -33,6 +33,29 @@ FilterCounterValues FilterChain::Entry::counters() const {
   return v;
 }
 
+std::vector<FilterStat> FilterChain::Entry::stats() const {
+  std::vector<FilterStat> out = stage_.factory->stats();
+  if (carried_stats_.empty()) return out;
+  for (FilterStat& st : out) {
+    if (st.gauge || st.process_wide) continue;
+    if (auto it = carried_stats_.find(st.name); it != carried_stats_.end()) st.value += it->second;
+  }
+  return out;
+}
+
+void FilterChain::Entry::carryCountersFrom(const Entry& previous) {
+  FilterCounterValues c = previous.counters();
+  invocations_.fetch_add(c.invocations, std::memory_order_relaxed);
+  continues_.fetch_add(c.continues, std::memory_order_relaxed);
+  blocks_.fetch_add(c.blocks, std::memory_order_relaxed);
+  bypasses_.fetch_add(c.bypasses, std::memory_order_relaxed);
+  need_more_data_.fetch_add(c.need_more_data, std::memory_order_relaxed);
+  over_limit_.fetch_add(c.over_limit, std::memory_order_relaxed);
+  for (const FilterStat& st : previous.stats()) {
+    if (!st.gauge && !st.process_wide) carried_stats_[st.name] = st.value;
+  }
+}
+
 void FilterChain::Entry::record(Action action) const {
   invocations_.fetch_add(1, std::memory_order_relaxed);
   switch (action) {
@@ -64,15 +87,16 @@ FilterChain::FilterChain(std::vector<Stage> stages) {
   }
 }
 
-void FilterChain::inheritStateFrom(const FilterChain& previous) const {
+void FilterChain::inheritStateFrom(const FilterChain& previous) {
   std::map<std::string, size_t, std::less<>> rank;  // stages of each filter seen so far
-  for (const Entry& entry : entries_) {
+  for (Entry& entry : entries_) {
     const size_t want = rank[entry.name()]++;
     size_t seen = 0;
     for (const Entry& old : previous.entries()) {
       if (old.name() != entry.name()) continue;
       if (seen++ == want) {
         entry.factory().inheritState(old.factory());
+        entry.carryCountersFrom(old);
         break;
       }
     }
@@ -119,7 +143,9 @@ Result<std::shared_ptr<const FilterChain>> buildFilterChain(const std::vector<Fi
     stages.push_back({spec.filter, spec.file, spec.line, std::move(factory).value()});
   }
   if (!errors.empty()) return makeError("config", std::move(errors));
-  return std::shared_ptr<const FilterChain>(std::make_shared<FilterChain>(std::move(stages)));
+  auto chain = std::make_shared<FilterChain>(std::move(stages));
+  if (state.previous != nullptr) chain->inheritStateFrom(*state.previous);
+  return std::shared_ptr<const FilterChain>(std::move(chain));
 }
 
 // ---------------------------------------------------------------------------------------------

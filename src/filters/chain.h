@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,14 +59,24 @@ class FilterChain {
     FilterFactory& factory() const { return *stage_.factory; }
     // A consistent-enough copy (each counter read once, relaxed).
     FilterCounterValues counters() const;
+    // The factory's stats, with what the stages this one replaced had counted added to every
+    // counter (not to gauges, nor to process-wide stats): counters stay monotonic across
+    // reloads and admin updates, as a scraper expects of a counter.
+    std::vector<FilterStat> stats() const;
 
    private:
+    friend class FilterChain;
     friend class ConnectionFilterChain;
     friend class StreamFilterChain;
     void record(Action action) const;
     void recordOverLimit() const;
+    // Counts what `previous` has counted so far into this entry (before it serves anything).
+    void carryCountersFrom(const Entry& previous);
 
     Stage stage_;
+    // Counter values of the stages this one replaced, by stat name; set before the chain serves,
+    // read-only afterwards.
+    std::map<std::string, uint64_t, std::less<>> carried_stats_;
     // Bumped by every worker; relaxed because they are statistics, not synchronization.
     mutable std::atomic<uint64_t> invocations_{0};
     mutable std::atomic<uint64_t> continues_{0};
@@ -87,10 +98,12 @@ class FilterChain {
   // The largest max_bytes and timeout_ms over the stages' peekLimits(): how far and how long the
   // listener peeks before ConnectionFilterChain::run. Computed once, at construction.
   PeekLimits peekLimits() const { return peek_limits_; }
-  // Hands each stage the stage of `previous` it replaces (FilterFactory::inheritState): the k-th
-  // stage of a filter inherits from the k-th stage of the same filter in `previous`. Called on a
-  // chain not yet serving.
-  void inheritStateFrom(const FilterChain& previous) const;
+  // Hands each stage the stage of `previous` it replaces — the k-th stage of a filter takes over
+  // from the k-th stage of the same filter in `previous`: its live state
+  // (FilterFactory::inheritState) and its counters (what `previous` counted after this call, by
+  // exchanges still in flight there, is not carried). Called by buildFilterChain, before the
+  // chain serves.
+  void inheritStateFrom(const FilterChain& previous);
 
  private:
   std::deque<Entry> entries_;

@@ -196,6 +196,9 @@ struct FilterStat {
   std::string name;
   uint64_t value = 0;
   bool gauge = false;  // a level (rules loaded), not a count that only grows
+  // Held by a service that outlives the stage (the reporter thread, its http sinks): already
+  // continuous across chain rebuilds, so a rebuilt chain does not carry it over again.
+  bool process_wide = false;
 };
 
 // One per filters.d file; immutable after load, shared by all workers.
@@ -215,9 +218,6 @@ class FilterFactory {
   // serves any traffic, while the previous chain may still be serving. A stage with live state
   // worth keeping (the rate limiter's buckets) takes it over when its config allows.
   virtual void inheritState(FilterFactory& /*previous*/) {}
-  // POST /proxy/v1/reset: live state back to how a fresh start has it (the rate limiter's
-  // buckets full). Called on the admin thread while workers run: implementations lock.
-  virtual void resetState() {}
 };
 
 }  // namespace aiw

@@ -26,7 +26,8 @@ class Node;
 
 namespace aiw {
 
-class Reporter;  // filters/reporter/reporter.h
+class FilterChain;  // filters/chain.h
+class Reporter;     // filters/reporter/reporter.h
 
 // The entry of `known` closest to `wrong` (edit distance, a transposition counting as one),
 // or "" when none is close enough to be a plausible typo.
@@ -43,6 +44,9 @@ struct ChainBuildState {
   // In: the process-wide reporting service the reporter stage submits to (owned by the server's
   // Runtime; shared so a snapshot keeps it alive). Null: `check` and lone builds report nothing.
   std::shared_ptr<Reporter> reporter;
+  // In: the chain this build replaces (a reload, an admin update); each new stage inherits its
+  // counterpart's live state and counters (FilterChain::inheritStateFrom). Null at start-up.
+  const FilterChain* previous = nullptr;
   // A reporter stage was built: a second one is an error.
   bool reporter_seen = false;
   // Out of the rule_evaluator builder, read by the pattern_matcher builder.

@@ -17,9 +17,9 @@ Result<std::shared_ptr<const Snapshot>> buildSnapshot(Config config, uint64_t ge
   inputs.rules_override_json = config.rules_override_json;
   inputs.fail_mode = config.fail_mode;
   inputs.reporter = reporter;
+  inputs.previous = previous != nullptr ? previous->chain.get() : nullptr;
   auto chain = buildFilterChain(config.filters, registry, std::move(inputs));
   if (!chain.ok()) return chain.error();
-  if (previous != nullptr && previous->chain) chain.value()->inheritStateFrom(*previous->chain);
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   snap->chain = std::move(chain.value());

@@ -28,12 +28,12 @@ void applyStoredRules(Config& config, const std::string& state_dir) {
   log::info("stored rules applied", {{"path", path}});
 }
 
-Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_json) {
+Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_json, bool fresh) {
   auto current = runtime.snapshot.get();
   Config config = current->config;
   config.rules_override_json = rules_json.value_or("");
   auto next = buildSnapshot(std::move(config), current->generation + 1, runtime.reporter,
-                           current.get());
+                           fresh ? nullptr : current.get());
   if (!next.ok()) return next.error();
   const std::string path = rulesFilePath(runtime.state_dir);
   if (rules_json) {

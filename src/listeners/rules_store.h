@@ -23,8 +23,10 @@ void applyStoredRules(Config& config, const std::string& state_dir);
 
 // `rules_json` (validated by the caller) replaces the active rules; nullopt restores the
 // configured ones. The snapshot is built first, then the file written (or removed), then the
-// snapshot published: what could not be kept is not applied. Errors: "config" (the chain refused
-// it, e.g. no rule_evaluator), "io".
-Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_json);
+// snapshot published: what could not be kept is not applied. The new chain's stages take over
+// the counters and live state of the ones they replace, unless `fresh` (a reset: as at
+// start-up). Errors: "config" (the chain refused it, e.g. no rule_evaluator), "io".
+Result<void> replaceRules(Runtime& runtime, std::optional<std::string> rules_json,
+                          bool fresh = false);
 
 }  // namespace aiw

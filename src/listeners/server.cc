@@ -206,8 +206,8 @@ int runServer(const ServerOptions& options, Config initial) {
       [&runtime](const DomainClassifierConfig& patterns) {
         return replacePatterns(runtime, patterns);
       },
-      [&runtime](std::optional<std::string> rules) {
-        return replaceRules(runtime, std::move(rules));
+      [&runtime](std::optional<std::string> rules, AdminRoutes::ChainState state) {
+        return replaceRules(runtime, std::move(rules), state == AdminRoutes::ChainState::Fresh);
       });
   if (!admin.ok()) {
     log::error(admin.error().message);

@@ -268,7 +268,7 @@ class GuardrailsTest(ProxyTestCase):
         self.assertEqual(re_["stats"]["rule_evaluator.rules"], 1)
         text = self.proxy.admin("GET", "/metrics").body.decode()
         self.assertRegex(text, r'(?m)^aiwarden_pattern_matcher_requests_scanned_total\{stage="4"\} [1-9]')
-        self.assertRegex(text, r'(?m)^aiwarden_filter_calls_total\{filter="rule_evaluator",result="block"\} [1-9]')
+        self.assertRegex(text, r'(?m)^aiwarden_filter_calls_total\{filter="rule_evaluator",stage="[0-9]+",result="block"\} [1-9]')
         self.assertIn("# TYPE aiwarden_rule_evaluator_rules gauge", text)
 
     # -- the rules API -------------------------------------------------------------------------

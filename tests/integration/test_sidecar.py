@@ -528,16 +528,29 @@ class SidecarTest(ProxyTestCase):
         session = new_session()
         _, empty_at = self.calls_until_limited(session)
         # The same rules put back: a new chain, the same rate_limiter config.
+        before = self.proxy.admin("GET", "/proxy/v1/filters").json()
         rules = self.sidecar("GET", "/proxy/v1/rules").json()["rules"]
         r = self.sidecar("PUT", "/proxy/v1/rules", {"rules": rules})
         self.assertEqual(r.status, 200, r.body)
+        after = self.proxy.admin("GET", "/proxy/v1/filters").json()
+        self.assertGreater(after["generation"], before["generation"])
+        # Counters go on from where the replaced stages left them.
+        for old, new in zip(before["filters"], after["filters"]):
+            self.assertEqual(old["name"], new["name"])
+            for key, value in old["counters"].items():
+                self.assertGreaterEqual(new["counters"][key], value, (new["name"], key))
+        limiter = [f for f in after["filters"] if f["name"] == "rate_limiter"][0]["stats"]
+        self.assertGreaterEqual(limiter["rate_limiter.limited"], 1)
         allowed, now = self.calls_until_limited(session)
         # Only what refilled since the bucket ran dry, never a fresh burst (decisive while less
         # than BURST / RATE seconds passed, which is the usual case).
         refilled = math.floor((now - empty_at) * RATE)
         self.assertLessEqual(allowed, refilled, "a rules update refilled the bucket")
-        # POST /proxy/v1/reset puts every bucket back to full.
+        # POST /proxy/v1/reset rebuilds the chain as at start-up: counters from zero, every
+        # bucket full.
         self.assertEqual(self.sidecar("POST", "/proxy/v1/reset").status, 200)
+        for stage in self.proxy.admin("GET", "/proxy/v1/filters").json()["filters"]:
+            self.assertEqual(set(stage["counters"].values()), {0}, stage["name"])
         started = time.monotonic()
         allowed, now = self.calls_until_limited(session)
         self.assertGreaterEqual(allowed, BURST)

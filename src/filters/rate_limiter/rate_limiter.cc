@@ -250,8 +250,6 @@ void RateLimiterFactory::inheritState(FilterFactory& previous) {
   buckets_ = before->buckets_;
 }
 
-void RateLimiterFactory::resetState() { buckets_->clear(); }
-
 std::unique_ptr<StreamFilter> RateLimiterFactory::createStreamFilter() {
   if (config_.buckets.empty()) return nullptr;
   return std::make_unique<RateLimiterFilter>(*this);

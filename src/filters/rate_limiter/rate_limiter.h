@@ -96,8 +96,6 @@ class RateLimiterFactory : public FilterFactory {
   // it replaces when the buckets are configured the same: otherwise every rules update would
   // hand every client a full burst again. Changed buckets start full, as at start-up.
   void inheritState(FilterFactory& previous) override;
-  // Every bucket full again (POST /proxy/v1/reset).
-  void resetState() override;
 
   const RateLimiterConfig& config() const { return config_; }
   // Some entry needs a fact known only after the request body (tool, model, rule, class).

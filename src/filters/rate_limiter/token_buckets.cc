@@ -134,18 +134,6 @@ TokenBuckets::Outcome TokenBuckets::acquire(std::span<const Want> wants) {
   return out;
 }
 
-void TokenBuckets::clear() {
-  for (auto& table : tables_) {
-    for (size_t i = 0; i < table->shard_count; ++i) {
-      Shard& shard = table->shards[i];
-      std::lock_guard lock(shard.mu);
-      live_.fetch_sub(shard.lru.size(), std::memory_order_relaxed);
-      shard.index.clear();  // first: its keys view the list's strings
-      shard.lru.clear();
-    }
-  }
-}
-
 size_t TokenBuckets::size(size_t table) const {
   const Table& t = *tables_.at(table);
   size_t n = 0;

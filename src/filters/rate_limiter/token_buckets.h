@@ -77,10 +77,6 @@ class TokenBuckets {
   Outcome acquire(std::span<const Want> wants);
 
   size_t tables() const { return tables_.size(); }
-  // Forgets every bucket (each key starts full again). Thread-safe; a call racing with it sees
-  // its bucket before or after, never half.
-  void clear();
-
   // Live buckets over all tables (relaxed: a gauge read by the admin thread).
   size_t size() const { return live_.load(std::memory_order_relaxed); }
   // Live buckets of one table (locks each of its shards in turn: for tests and diagnostics).

@@ -282,9 +282,13 @@ std::vector<FilterStat> ReporterFactory::stats() const {
   std::vector<FilterStat> out = {{"reporter.events", submitted_.load(std::memory_order_relaxed)},
                                  {"reporter.dropped", dropped_.load(std::memory_order_relaxed)}};
   if (reporter_) {
-    out.push_back({"reporter.written", reporter_->written()});
-    out.push_back({"reporter.sink_errors", reporter_->sinkErrors()});
-    for (FilterStat &st : reporter_->httpStats()) out.push_back(std::move(st));
+    // The reporter service's own counts: the process's, continuous across rebuilds already.
+    out.push_back({"reporter.written", reporter_->written(), false, true});
+    out.push_back({"reporter.sink_errors", reporter_->sinkErrors(), false, true});
+    for (FilterStat &st : reporter_->httpStats()) {
+      st.process_wide = true;
+      out.push_back(std::move(st));
+    }
   }
   return out;
 }

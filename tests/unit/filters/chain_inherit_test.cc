@@ -11,16 +11,36 @@
 namespace aiw {
 namespace {
 
-// A stage that remembers which stage it inherited from.
+// A stream filter that lets every exchange through.
+class PassFilter : public StreamFilter {};
+
+// A stage that remembers which stage it inherited from, and reports a counter, a gauge and a
+// process-wide count of its own.
 class TaggedFactory : public FilterFactory {
  public:
   explicit TaggedFactory(std::string tag) : tag(std::move(tag)) {}
   void inheritState(FilterFactory& previous) override {
     inherited_from = static_cast<TaggedFactory&>(previous).tag;
   }
+  std::unique_ptr<StreamFilter> createStreamFilter() override {
+    return std::make_unique<PassFilter>();
+  }
+  std::vector<FilterStat> stats() const override {
+    return {{"tagged.calls", calls}, {"tagged.loaded", loaded, /*gauge=*/true},
+            {"tagged.service", service, false, /*process_wide=*/true}};
+  }
   std::string tag;
   std::string inherited_from;
+  uint64_t calls = 0, loaded = 0, service = 0;
 };
+
+uint64_t statOf(const FilterChain::Entry& e, const std::string& name) {
+  for (const FilterStat& st : e.stats()) {
+    if (st.name == name) return st.value;
+  }
+  FAIL("no stat " << name);
+  return 0;
+}
 
 struct Built {
   std::vector<std::shared_ptr<TaggedFactory>> factories;
@@ -63,6 +83,39 @@ TEST_CASE("a stage with no counterpart of its rank inherits nothing") {
   next.chain->inheritStateFrom(*old_chain.chain);
   CHECK(next.factories[0]->inherited_from == "rate_limiter#0@old");
   CHECK(next.factories[1]->inherited_from.empty());
+}
+
+TEST_CASE("counters continue across rebuilds; gauges and process-wide stats do not add up") {
+  Built first = chainOf({"tagged"}, "1");
+  std::shared_ptr<const FilterChain> first_chain(std::move(first.chain));
+  for (int i = 0; i < 3; ++i) {  // three exchanges through the first chain
+    StreamFilterChain run(first_chain, 1024, FailMode::Closed);
+    StreamInfo info;
+    Headers headers;
+    CHECK(run.requestHeaders(info, headers, true).action == Action::Continue);
+  }
+  first.factories[0]->calls = 7;
+  first.factories[0]->loaded = 40;
+  first.factories[0]->service = 100;
+  REQUIRE(first_chain->entry(0).counters().invocations == 3);
+
+  Built second = chainOf({"tagged"}, "2");
+  second.chain->inheritStateFrom(*first_chain);
+  second.factories[0]->calls = 2;      // counted by the new stage since
+  second.factories[0]->loaded = 41;    // a level: the new one's alone
+  second.factories[0]->service = 101;  // the service's running total: the new one's alone
+  const FilterChain::Entry& e = second.chain->entry(0);
+  CHECK(e.counters().invocations == 3);
+  CHECK(e.counters().continues == 3);
+  CHECK(statOf(e, "tagged.calls") == 9);
+  CHECK(statOf(e, "tagged.loaded") == 41);
+  CHECK(statOf(e, "tagged.service") == 101);
+
+  // A third generation carries the running totals on.
+  Built third = chainOf({"tagged"}, "3");
+  third.chain->inheritStateFrom(*second.chain);
+  CHECK(statOf(third.chain->entry(0), "tagged.calls") == 9);
+  CHECK(third.chain->entry(0).counters().invocations == 3);
 }
 
 }  // namespace

@@ -149,22 +149,6 @@ TEST_CASE("a rebuilt stage with the same buckets keeps their tokens; a changed o
   CHECK(allowed(call(*wider, exchange())));
 }
 
-TEST_CASE("resetState fills every bucket again") {
-  FakeClock clock;
-  auto f = limiter(clock, "      - key: session\n        rate: 5\n        burst: 2\n");
-  for (const char* who : {"alice", "bob"}) {
-    CHECK(allowed(call(*f, exchange(who))));
-    CHECK(allowed(call(*f, exchange(who))));
-    CHECK(limited(call(*f, exchange(who))));
-  }
-  CHECK(stat(*f, "rate_limiter.buckets") == 2);
-  f->resetState();
-  CHECK(stat(*f, "rate_limiter.buckets") == 0);
-  CHECK(allowed(call(*f, exchange("alice"))));
-  CHECK(allowed(call(*f, exchange("alice"))));
-  CHECK(limited(call(*f, exchange("alice"))));
-}
-
 TEST_CASE("each session has its own bucket") {
   FakeClock clock;
   auto f = limiter(clock, "      - key: session\n        rate: 5\n        burst: 5\n");

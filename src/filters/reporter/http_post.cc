@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "core/c_handles.h"
+#include "filters/reporter/resolve_within.h"
 #include "http/http1_parser.h"
 #include "tls/tls_context.h"
 
@@ -26,10 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kCancelCheck{100};
-
-struct AddrInfoDeleter {
-  void operator()(addrinfo *a) const noexcept { freeaddrinfo(a); }
-};
 
 // Waits for `events` on `fd` until the deadline, waking every kCancelCheck to look at `cancel`.
 Result<void> waitFor(int fd, short events, Clock::time_point deadline,
@@ -48,16 +44,9 @@ Result<void> waitFor(int fd, short events, Clock::time_point deadline,
 
 Result<UniqueFd> connectTo(const HttpUrl &url, Clock::time_point deadline,
                            const std::atomic<bool> &cancel) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo *found = nullptr;
-  // Blocking, without the deadline: acceptable on the sink's own thread (a literal address or
-  // /etc/hosts answers at once).
-  int rc = ::getaddrinfo(url.host.c_str(), std::to_string(url.port).c_str(), &hints, &found);
-  if (rc != 0) return makeError("resolve", url.host + ": " + gai_strerror(rc));
-  std::unique_ptr<addrinfo, AddrInfoDeleter> list(found);
+  auto resolved = resolveWithin(url.host, url.port, deadline, cancel);
+  if (!resolved.ok()) return resolved.error();
+  AddrInfoList list = std::move(resolved).value();
   std::string last = "no address";
   for (addrinfo *a = list.get(); a != nullptr; a = a->ai_next) {
     UniqueFd fd(

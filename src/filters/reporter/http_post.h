@@ -1,7 +1,7 @@
 // A minimal blocking HTTP/1.1 POST for the reporter's http sinks, run on a sink's own sender
 // thread (never on a worker or the reporter thread): a non-blocking socket (TLS through
-// BoringSSL for https://), every step (resolve aside) bounded by one deadline through poll(2),
-// the response head parsed by Http1Parser (llhttp).
+// BoringSSL for https://), every step bounded by one deadline (poll(2); the name lookup by
+// resolve_within.h), the response head parsed by Http1Parser (llhttp).
 //
 // One connection per POST with "Connection: close": a batch is up to `batch` events every
 // flush_ms at most, so a handshake per batch costs little, and there is no idle connection whose

@@ -1,0 +1,37 @@
+// Name resolution bounded by a deadline, for the http sinks' sender threads. getaddrinfo(3) has
+// no timeout of its own: a resolver that does not answer holds it for resolv.conf's timeout
+// times its attempts (10 s and more), past the sink's timeout_ms and its shutdown. So a name is
+// looked up on a short-lived thread of its own while the caller waits at most until its
+// deadline, looking at `cancel` every 100 ms; a lookup still running then finishes alone and
+// frees what it holds. Literal addresses need no thread: they are answered at once.
+#pragma once
+
+#include <netdb.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+
+namespace aiw {
+
+struct AddrInfoFree {
+  void operator()(addrinfo *list) const noexcept { freeaddrinfo(list); }
+};
+using AddrInfoList = std::unique_ptr<addrinfo, AddrInfoFree>;
+
+// getaddrinfo(3)'s signature: the blocking lookup to run (tests hand a slow one).
+using BlockingLookup = int (*)(const char *, const char *, const addrinfo *, addrinfo **);
+
+// The TCP addresses of host:port (IPv4 and IPv6, the resolver's order). Errors: "resolve" (the
+// resolver's answer, e.g. "Name or service not known"), "timeout" (no answer by `deadline`),
+// "cancelled" (`cancel` became true), "resolve" when no lookup thread can be started.
+Result<AddrInfoList> resolveWithin(const std::string &host, uint16_t port,
+                                   std::chrono::steady_clock::time_point deadline,
+                                   const std::atomic<bool> &cancel,
+                                   BlockingLookup lookup = ::getaddrinfo);
+
+}  // namespace aiw

@@ -43,12 +43,11 @@ Result<void> waitFor(int fd, short events, Clock::time_point deadline,
 }
 
 Result<UniqueFd> connectTo(const HttpUrl &url, Clock::time_point deadline,
-                           const std::atomic<bool> &cancel) {
-  auto resolved = resolveWithin(url.host, url.port, deadline, cancel);
+                           const std::atomic<bool> &cancel, ResolvedAddresses &addresses) {
+  auto resolved = addresses.get(url.host, url.port, deadline, cancel);
   if (!resolved.ok()) return resolved.error();
-  AddrInfoList list = std::move(resolved).value();
   std::string last = "no address";
-  for (addrinfo *a = list.get(); a != nullptr; a = a->ai_next) {
+  for (const addrinfo *a = resolved.value(); a != nullptr; a = a->ai_next) {
     UniqueFd fd(
         ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
     if (!fd.valid()) {
@@ -71,6 +70,7 @@ Result<UniqueFd> connectTo(const HttpUrl &url, Clock::time_point deadline,
     (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
   }
+  addresses.forget();  // the collector may have moved: look it up again next time
   return makeError("connect", url.host + ":" + std::to_string(url.port) + ": " + last);
 }
 
@@ -257,10 +257,11 @@ Result<HttpUrl> parseHttpUrl(std::string_view url) {
 
 Result<uint16_t> httpPost(const HttpUrl &url, const HeaderList &headers, std::string_view body,
                           std::chrono::milliseconds timeout, const std::atomic<bool> &cancel,
-                          const TlsClientContext *tls) {
+                          const TlsClientContext *tls, ResolvedAddresses *addresses) {
   if (url.tls && tls == nullptr) return makeError("misuse", "an https:// url needs a TLS context");
   const Clock::time_point deadline = Clock::now() + timeout;
-  auto connected = connectTo(url, deadline, cancel);
+  ResolvedAddresses once;  // no cache given: resolved for this POST alone
+  auto connected = connectTo(url, deadline, cancel, addresses != nullptr ? *addresses : once);
   if (!connected.ok()) return connected.error();
   PostConnection conn(std::move(connected).value(), deadline, cancel);
   if (url.tls) {

@@ -20,6 +20,7 @@
 
 namespace aiw {
 
+class ResolvedAddresses;
 class TlsClientContext;
 
 struct HttpUrl {
@@ -40,9 +41,11 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 // roots and the url's host, always; a session it resumes is reused. Errors: "resolve",
 // "connect", "tls" (handshake or verification, with the reason), "timeout" (nothing complete
 // within `timeout`), "io", "bad_response", "cancelled" (`cancel` became true: checked at least
-// every 100 ms), "misuse" (https without `tls`).
+// every 100 ms), "misuse" (https without `tls`). `addresses`: the collector's resolved addresses,
+// kept between POSTs (null: resolved for this one).
 Result<uint16_t> httpPost(const HttpUrl &url, const HeaderList &headers, std::string_view body,
                           std::chrono::milliseconds timeout, const std::atomic<bool> &cancel,
-                          const TlsClientContext *tls = nullptr);
+                          const TlsClientContext *tls = nullptr,
+                          ResolvedAddresses *addresses = nullptr);
 
 }  // namespace aiw

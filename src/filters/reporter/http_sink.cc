@@ -135,7 +135,8 @@ void HttpSink::run() {
     }
     body += ']';
     auto status = httpPost(config_.target, config_.headers, body,
-                           std::chrono::milliseconds(config_.timeout_ms), stopping_, tls_.get());
+                           std::chrono::milliseconds(config_.timeout_ms), stopping_, tls_.get(),
+                           &addresses_);
     if (status.ok() && status.value() >= 200 && status.value() < 300) {
       if (auto r = spool_->ack(batch.end); !r.ok()) {
         log::error("reporter: http sink spool ack failed",

@@ -33,6 +33,7 @@
 #include "filters/reporter/akto_format.h"
 #include "filters/reporter/http_post.h"
 #include "filters/reporter/report_event.h"
+#include "filters/reporter/resolve_within.h"
 #include "filters/reporter/spool.h"
 
 namespace aiw {
@@ -107,6 +108,9 @@ class HttpSink {
   // session, so a batch costs no full handshake). Null for http://.
   const std::shared_ptr<const TlsClientContext> tls_;
   const std::shared_ptr<HttpSinkStats> stats_ = std::make_shared<HttpSinkStats>();
+
+  // Sender thread only: the collector's addresses between POSTs.
+  ResolvedAddresses addresses_;
 
   // Reporter thread only.
   uint64_t episode_dropped_ = 0;

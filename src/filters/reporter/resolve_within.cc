@@ -80,4 +80,19 @@ Result<AddrInfoList> resolveWithin(const std::string &host, uint16_t port,
   }
 }
 
+Result<const addrinfo *> ResolvedAddresses::get(const std::string &host, uint16_t port,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                const std::atomic<bool> &cancel,
+                                                std::chrono::steady_clock::time_point now,
+                                                BlockingLookup lookup) {
+  if (list_ && host == host_ && port == port_ && now - resolved_at_ < kRefresh) return list_.get();
+  auto fresh = resolveWithin(host, port, deadline, cancel, lookup);
+  if (!fresh.ok()) return fresh.error();
+  list_ = std::move(fresh).value();
+  host_ = host;
+  port_ = port;
+  resolved_at_ = now;
+  return list_.get();
+}
+
 }  // namespace aiw

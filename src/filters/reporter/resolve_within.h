@@ -34,4 +34,30 @@ Result<AddrInfoList> resolveWithin(const std::string &host, uint16_t port,
                                    const std::atomic<bool> &cancel,
                                    BlockingLookup lookup = ::getaddrinfo);
 
+// The addresses of one collector, kept for kRefresh: a sink POSTing several times a second to a
+// named collector asks the resolver once per interval, not once per POST (as Envoy's
+// dns_refresh_rate, nginx's resolver valid=). Forgotten when none of them could be connected to,
+// so a collector that moved is looked up again at the next attempt. One sender thread uses it:
+// no locking.
+class ResolvedAddresses {
+ public:
+  static constexpr std::chrono::seconds kRefresh{5};
+
+  // The answer for host:port while it is fresh at `now`, else a new lookup (resolveWithin's
+  // errors). The list stays valid until the next get() or forget().
+  Result<const addrinfo *> get(const std::string &host, uint16_t port,
+                               std::chrono::steady_clock::time_point deadline,
+                               const std::atomic<bool> &cancel,
+                               std::chrono::steady_clock::time_point now =
+                                   std::chrono::steady_clock::now(),
+                               BlockingLookup lookup = ::getaddrinfo);
+  void forget() { list_.reset(); }
+
+ private:
+  std::string host_;
+  uint16_t port_ = 0;
+  AddrInfoList list_;
+  std::chrono::steady_clock::time_point resolved_at_{};
+};
+
 }  // namespace aiw

@@ -80,5 +80,36 @@ TEST_CASE("the resolver's refusal is a resolve error naming the host") {
   CHECK(r.error().message.find("no-such-host.invalid") != std::string::npos);
 }
 
+// Counts the name lookups it answers (always 127.0.0.1).
+std::atomic<int> counted_lookups{0};
+int countingLookup(const char *node, const char *service, const addrinfo *hints, addrinfo **res) {
+  if ((hints->ai_flags & AI_NUMERICHOST) != 0) return ::getaddrinfo(node, service, hints, res);
+  counted_lookups.fetch_add(1);
+  return ::getaddrinfo("127.0.0.1", service, hints, res);
+}
+
+TEST_CASE("a collector's addresses are looked up once per refresh interval, and after forget") {
+  counted_lookups = 0;
+  std::atomic<bool> cancel{false};
+  ResolvedAddresses addresses;
+  const Clock::time_point t0 = Clock::now();
+  auto get = [&](const std::string &host, uint16_t port, Clock::time_point now) {
+    auto r = addresses.get(host, port, now + 10s, cancel, now, countingLookup);
+    REQUIRE(r.ok());
+    return portOf(r.value());
+  };
+  CHECK(get("collector.example", 9000, t0) == 9000);
+  CHECK(get("collector.example", 9000, t0 + 1s) == 9000);
+  CHECK(get("collector.example", 9000, t0 + ResolvedAddresses::kRefresh - 1ms) == 9000);
+  CHECK(counted_lookups == 1);
+  get("collector.example", 9000, t0 + ResolvedAddresses::kRefresh);  // stale: asked again
+  CHECK(counted_lookups == 2);
+  addresses.forget();  // none of them answered: asked again at once
+  get("collector.example", 9000, t0 + ResolvedAddresses::kRefresh + 1s);
+  CHECK(counted_lookups == 3);
+  CHECK(get("collector.example", 9001, t0 + ResolvedAddresses::kRefresh + 1s) == 9001);
+  CHECK(counted_lookups == 4);  // another port is another answer
+}
+
 }  // namespace
 }  // namespace aiw

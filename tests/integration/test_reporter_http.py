@@ -34,8 +34,10 @@ class Collector:
     """A fake event collector on 127.0.0.1:`port`. mode "up": 200 and the batch is recorded;
     "down": 503, nothing recorded. `batches` are the parsed JSON arrays, in arrival order."""
 
-    def __init__(self, port=0, mode="up", tls=None, host="127.0.0.1"):
+    def __init__(self, port=0, mode="up", tls=None, host="127.0.0.1", close_each=False):
         self.mode = mode
+        self.connections = 0  # TCP connections accepted
+        self.accepted = []    # ... their sockets
         self.handshakes = []  # https: per connection, whether it resumed a TLS session
         self.lock = threading.Lock()
         self.batches = []
@@ -59,6 +61,9 @@ class Collector:
                 status = 200 if up else 503
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
+                if close_each:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
 
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -66,6 +71,15 @@ class Collector:
             allow_reuse_address = True
 
         self.server = Server((host, port), Handler)
+        accept_plain = self.server.get_request
+
+        def counted_accept():
+            conn, addr = accept_plain()
+            with collector.lock:
+                collector.connections += 1
+                collector.accepted.append(conn)
+            return conn, addr
+        self.server.get_request = counted_accept
         if tls is not None:
             # The handshake runs in the accepting thread (one connection per POST).
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
@@ -80,6 +94,10 @@ class Collector:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def server_connections(self):
+        with self.lock:
+            return list(self.accepted)
 
     def events(self):
         with self.lock:
@@ -383,7 +401,8 @@ class HttpSinkTest(ProxyTestCase):
 
     def test_6_an_https_collector_verified_against_ca_file_gets_every_event(self):
         pki = shared_pki()
-        collector = Collector(mode="up", tls=pki.server_context())
+        # Connection: close after every answer, so that each batch needs a new connection.
+        collector = Collector(mode="up", tls=pki.server_context(), close_each=True)
         self.addCleanup(collector.close)
         sink = self.sink(collector.port, batch=10, flush_ms=50, ca_file=pki.ca_pem)
         sink["url"] = "https://localhost:%d/ingest" % collector.port
@@ -399,6 +418,24 @@ class HttpSinkTest(ProxyTestCase):
         self.assertIn(True, collector.handshakes[1:], "no batch resumed a TLS session")
         print("\n%d https connections, %d resumed" % (len(collector.handshakes),
                                                      collector.handshakes.count(True)))
+
+    def test_6b_batches_share_a_kept_connection(self):
+        collector = Collector(mode="up")
+        self.addCleanup(collector.close)
+        proxy = self.start_proxy(make_proxy(self.sink(collector.port, batch=10, flush_ms=50)))
+        self.send_some(proxy, 300)
+        self.assertTrue(poll(lambda: len({exchange_index(e) for e in collector.events()}) == 300,
+                             timeout=20), "%d of 300 events" % len(collector.events()))
+        self.assertGreaterEqual(len(collector.batches), 30)
+        # One connection carries the batches (a second only if one sat idle past 4 s).
+        self.assertLessEqual(collector.connections, 2, "%d connections for %d batches" % (
+            collector.connections, len(collector.batches)))
+        # A collector that closes its side while the sink is idle: the next batch still arrives.
+        for conn in list(collector.server_connections()):
+            conn.shutdown(socket.SHUT_RDWR)
+        self.send_some(proxy, 20)
+        self.assertTrue(poll(lambda: len(collector.events()) >= 320, timeout=20))
+        self.assertEqual(self.stats(proxy)["reporter.http.collector.dropped"], 0)
 
     def test_7_an_https_collector_the_roots_do_not_trust_gets_nothing(self):
         pki = shared_pki()

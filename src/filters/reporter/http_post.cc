@@ -81,6 +81,18 @@ class PostConnection {
   PostConnection(UniqueFd fd, Clock::time_point deadline, const std::atomic<bool> &cancel)
       : fd_(std::move(fd)), deadline_(deadline), cancel_(cancel) {}
 
+  // The next POST on a kept connection has a deadline of its own.
+  void setDeadline(Clock::time_point deadline) { deadline_ = deadline; }
+
+  // Whether an idle kept connection still looks usable: nothing to read (no EOF, no reset, no
+  // stray bytes — a collector owes nothing between answers). Anything pending means it closed,
+  // or is about to: not worth a POST that would fail half-way.
+  bool idleAndOpen() const {
+    if (ssl_ && SSL_pending(ssl_.get()) > 0) return false;
+    pollfd p{fd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+
   Result<void> startTls(const TlsClientContext &ctx, const std::string &host) {
     auto ssl = ctx.newSsl(host);
     if (!ssl.ok()) return makeError("tls", ssl.error().message);
@@ -179,16 +191,74 @@ class PostConnection {
   const std::atomic<bool> &cancel_;
 };
 
-class StatusOnly : public Http1ParserCallbacks {
+// Reads the collector's answer: its status, whether the connection can carry the next POST, and
+// the end of the message (the body is read and dropped: a sink needs only the status).
+class AnswerReader : public Http1ParserCallbacks {
  public:
+  // A longer body is not read to its end: the connection is closed instead.
+  static constexpr uint64_t kMaxBodyBytes = 1 << 20;
+
   HeadAction onResponseHead(ResponseHead &head) override {
-    if (head.status < 200) return HeadAction::Continue;  // 1xx: the final response follows
+    if (head.isInformational()) return HeadAction::Continue;  // the final answer follows
     status = head.status;
-    // The status is all a sink needs: the body (if any) is not read.
-    return HeadAction::Stop;
+    keep_alive = head.keep_alive;
+    return HeadAction::Continue;
+  }
+  FlowAction onBody(const char *, size_t len) override {
+    body_bytes += len;
+    return FlowAction::Continue;
+  }
+  FlowAction onMessageComplete(Headers &) override {
+    if (status != 0) complete = true;
+    return FlowAction::Continue;
   }
   uint16_t status = 0;
+  bool keep_alive = false;
+  bool complete = false;
+  uint64_t body_bytes = 0;
 };
+
+// The error code of a POST that got no byte of an answer: on a kept connection, the collector
+// closed it meanwhile (the POST goes again on a new one); otherwise an "io" error.
+constexpr std::string_view kNoAnswer = "no_answer";
+
+// One POST on `conn`: the final status, and whether the connection can carry another.
+Result<std::pair<uint16_t, bool>> exchangeOn(PostConnection &conn, std::string_view request) {
+  if (auto sent = conn.sendAll(request); !sent.ok()) {
+    return makeError(std::string(kNoAnswer), sent.error().code + ": " + sent.error().message);
+  }
+  AnswerReader answer;
+  Http1Parser parser(Http1Parser::Type::Response, answer);
+  char buf[8192];
+  bool any = false;
+  while (!answer.complete) {
+    auto got = conn.receive(buf, sizeof buf);
+    if (!got.ok()) {
+      if (!any && got.error().code == "io") {
+        return makeError(std::string(kNoAnswer), got.error().message);
+      }
+      return got.error();
+    }
+    if (got.value() == 0) {
+      if (!any) return makeError(std::string(kNoAnswer), "the collector closed without a response");
+      // A body that runs until the connection closes ends here.
+      if (auto done = parser.finish(); !done.ok()) {
+        return makeError("bad_response", done.error().message);
+      }
+      if (!answer.complete) {
+        return makeError("bad_response", "the collector closed in the middle of its answer");
+      }
+      return std::pair<uint16_t, bool>{answer.status, false};
+    }
+    any = true;
+    auto fed = parser.feed(buf, got.value());
+    if (!fed.ok()) return makeError("bad_response", fed.error().message);
+    if (answer.status != 0 && answer.body_bytes > AnswerReader::kMaxBodyBytes) {
+      return std::pair<uint16_t, bool>{answer.status, false};  // not worth reading: close
+    }
+  }
+  return std::pair<uint16_t, bool>{answer.status, answer.keep_alive};
+}
 
 }  // namespace
 
@@ -255,41 +325,70 @@ Result<HttpUrl> parseHttpUrl(std::string_view url) {
   return out;
 }
 
-Result<uint16_t> httpPost(const HttpUrl &url, const HeaderList &headers, std::string_view body,
-                          std::chrono::milliseconds timeout, const std::atomic<bool> &cancel,
-                          const TlsClientContext *tls, ResolvedAddresses *addresses) {
-  if (url.tls && tls == nullptr) return makeError("misuse", "an https:// url needs a TLS context");
+struct HttpPoster::Kept {
+  std::unique_ptr<PostConnection> conn;
+  Clock::time_point idle_since{};
+};
+
+HttpPoster::HttpPoster(HttpUrl url, HeaderList headers,
+                       std::shared_ptr<const TlsClientContext> tls)
+    : url_(std::move(url)),
+      headers_(std::move(headers)),
+      tls_(std::move(tls)),
+      kept_(std::make_unique<Kept>()) {}
+
+HttpPoster::~HttpPoster() = default;
+
+bool HttpPoster::connected() const { return kept_->conn != nullptr; }
+
+std::string HttpPoster::requestHead(size_t body_bytes) const {
+  std::string authority =
+      url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host;
+  if (url_.port != (url_.tls ? 443 : 80)) authority += ":" + std::to_string(url_.port);
+  std::string head = "POST " + url_.target + " HTTP/1.1\r\nHost: " + authority +
+                     "\r\nContent-Type: application/json\r\nContent-Length: " +
+                     std::to_string(body_bytes) + "\r\n";
+  for (const auto &[name, value] : headers_) head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  return head;
+}
+
+Result<uint16_t> HttpPoster::post(std::string_view body, std::chrono::milliseconds timeout,
+                                  const std::atomic<bool> &cancel) {
+  if (url_.tls && tls_ == nullptr) {
+    return makeError("misuse", "an https:// url needs a TLS context");
+  }
   const Clock::time_point deadline = Clock::now() + timeout;
-  ResolvedAddresses once;  // no cache given: resolved for this POST alone
-  auto connected = connectTo(url, deadline, cancel, addresses != nullptr ? *addresses : once);
-  if (!connected.ok()) return connected.error();
-  PostConnection conn(std::move(connected).value(), deadline, cancel);
-  if (url.tls) {
-    if (auto started = conn.startTls(*tls, url.host); !started.ok()) return started.error();
+  std::string request = requestHead(body.size());
+  request.append(body);
+  Kept &kept = *kept_;
+  if (kept.conn && (Clock::now() - kept.idle_since > kIdleMax || !kept.conn->idleAndOpen())) {
+    kept.conn.reset();
   }
-
-  std::string authority = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-  if (url.port != (url.tls ? 443 : 80)) authority += ":" + std::to_string(url.port);
-  std::string req =
-      "POST " + url.target + " HTTP/1.1\r\nHost: " + authority +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n";
-  for (const auto &[name, value] : headers) req += name + ": " + value + "\r\n";
-  req += "\r\n";
-  req.append(body);
-  if (auto sent = conn.sendAll(req); !sent.ok()) return sent.error();
-
-  StatusOnly cb;
-  Http1Parser parser(Http1Parser::Type::Response, cb);
-  char buf[8192];
-  while (cb.status == 0) {
-    auto got = conn.receive(buf, sizeof buf);
-    if (!got.ok()) return got.error();
-    if (got.value() == 0) return makeError("bad_response", "the collector closed without a response");
-    auto fed = parser.feed(buf, got.value());
-    if (!fed.ok()) return makeError("bad_response", fed.error().message);
+  // A kept connection can die between the check and the write (the collector's idle timeout):
+  // then, before any byte of an answer, the POST goes again on a new connection, once.
+  for (bool reused = kept.conn != nullptr;; reused = false) {
+    if (!kept.conn) {
+      auto connected = connectTo(url_, deadline, cancel, addresses_);
+      if (!connected.ok()) return connected.error();
+      auto conn = std::make_unique<PostConnection>(std::move(connected).value(), deadline, cancel);
+      if (url_.tls) {
+        if (auto started = conn->startTls(*tls_, url_.host); !started.ok()) return started.error();
+      }
+      kept.conn = std::move(conn);
+    }
+    PostConnection &conn = *kept.conn;
+    conn.setDeadline(deadline);
+    auto answer = exchangeOn(conn, request);
+    if (!answer.ok() || !answer.value().second) kept.conn.reset();
+    if (!answer.ok()) {
+      if (answer.error().code != kNoAnswer) return answer.error();
+      if (reused) continue;
+      return makeError("io", answer.error().message);
+    }
+    kept.idle_since = Clock::now();
+    return answer.value().first;
   }
-  return cb.status;
 }
 
 }  // namespace aiw

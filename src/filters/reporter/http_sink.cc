@@ -35,7 +35,9 @@ Result<std::unique_ptr<HttpSink>> HttpSink::open(HttpSinkConfig config,
 
 HttpSink::HttpSink(HttpSinkConfig config, std::unique_ptr<Spool> spool,
                    std::shared_ptr<const TlsClientContext> tls)
-    : config_(std::move(config)), spool_(std::move(spool)), tls_(std::move(tls)) {}
+    : config_(std::move(config)),
+      spool_(std::move(spool)),
+      poster_(config_.target, config_.headers, std::move(tls)) {}
 
 HttpSink::~HttpSink() {
   {
@@ -134,9 +136,7 @@ void HttpSink::run() {
       body += batch.lines[i];
     }
     body += ']';
-    auto status = httpPost(config_.target, config_.headers, body,
-                           std::chrono::milliseconds(config_.timeout_ms), stopping_, tls_.get(),
-                           &addresses_);
+    auto status = poster_.post(body, std::chrono::milliseconds(config_.timeout_ms), stopping_);
     if (status.ok() && status.value() >= 200 && status.value() < 300) {
       if (auto r = spool_->ack(batch.end); !r.ok()) {
         log::error("reporter: http sink spool ack failed",

@@ -33,7 +33,6 @@
 #include "filters/reporter/akto_format.h"
 #include "filters/reporter/http_post.h"
 #include "filters/reporter/report_event.h"
-#include "filters/reporter/resolve_within.h"
 #include "filters/reporter/spool.h"
 
 namespace aiw {
@@ -104,13 +103,11 @@ class HttpSink {
 
   const HttpSinkConfig config_;
   const std::unique_ptr<Spool> spool_;
-  // https:// collectors: the client context (roots, session cache: each POST resumes the last
-  // session, so a batch costs no full handshake). Null for http://.
-  const std::shared_ptr<const TlsClientContext> tls_;
   const std::shared_ptr<HttpSinkStats> stats_ = std::make_shared<HttpSinkStats>();
 
-  // Sender thread only: the collector's addresses between POSTs.
-  ResolvedAddresses addresses_;
+  // Sender thread only: the kept connection to the collector, its addresses, and for https://
+  // the client context (roots; the session cache resumes a session on a new connection).
+  HttpPoster poster_;
 
   // Reporter thread only.
   uint64_t episode_dropped_ = 0;

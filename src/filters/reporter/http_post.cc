@@ -79,10 +79,13 @@ Result<UniqueFd> connectTo(const HttpUrl &url, Clock::time_point deadline,
 class PostConnection {
  public:
   PostConnection(UniqueFd fd, Clock::time_point deadline, const std::atomic<bool> &cancel)
-      : fd_(std::move(fd)), deadline_(deadline), cancel_(cancel) {}
+      : fd_(std::move(fd)), deadline_(deadline), cancel_(&cancel) {}
 
-  // The next POST on a kept connection has a deadline of its own.
-  void setDeadline(Clock::time_point deadline) { deadline_ = deadline; }
+  // The next POST on a kept connection has a deadline (and a cancel flag) of its own.
+  void rearm(Clock::time_point deadline, const std::atomic<bool> &cancel) {
+    deadline_ = deadline;
+    cancel_ = &cancel;
+  }
 
   // Whether an idle kept connection still looks usable: nothing to read (no EOF, no reset, no
   // stray bytes — a collector owes nothing between answers). Anything pending means it closed,
@@ -125,7 +128,7 @@ class PostConnection {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (auto w = waitFor(fd_.get(), POLLOUT, deadline_, cancel_); !w.ok()) return w.error();
+        if (auto w = waitFor(fd_.get(), POLLOUT, deadline_, *cancel_); !w.ok()) return w.error();
         continue;
       }
       return makeError("io", std::string("send: ") + std::strerror(errno));
@@ -142,7 +145,7 @@ class PostConnection {
       return static_cast<size_t>(got.value());
     }
     for (;;) {
-      if (auto w = waitFor(fd_.get(), POLLIN, deadline_, cancel_); !w.ok()) return w.error();
+      if (auto w = waitFor(fd_.get(), POLLIN, deadline_, *cancel_); !w.ok()) return w.error();
       ssize_t n = ::recv(fd_.get(), buf, size, 0);
       if (n >= 0) return static_cast<size_t>(n);
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
@@ -161,7 +164,7 @@ class PostConnection {
       int err = SSL_get_error(ssl_.get(), r);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
         short events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        if (auto w = waitFor(fd_.get(), events, deadline_, cancel_); !w.ok()) return w.error();
+        if (auto w = waitFor(fd_.get(), events, deadline_, *cancel_); !w.ok()) return w.error();
         continue;
       }
       if (err == SSL_ERROR_ZERO_RETURN) return 0;
@@ -188,7 +191,7 @@ class PostConnection {
   UniqueFd fd_;
   bssl::UniquePtr<SSL> ssl_;
   Clock::time_point deadline_;
-  const std::atomic<bool> &cancel_;
+  const std::atomic<bool> *cancel_;
 };
 
 // Reads the collector's answer: its status, whether the connection can carry the next POST, and
@@ -225,7 +228,8 @@ constexpr std::string_view kNoAnswer = "no_answer";
 // One POST on `conn`: the final status, and whether the connection can carry another.
 Result<std::pair<uint16_t, bool>> exchangeOn(PostConnection &conn, std::string_view request) {
   if (auto sent = conn.sendAll(request); !sent.ok()) {
-    return makeError(std::string(kNoAnswer), sent.error().code + ": " + sent.error().message);
+    if (sent.error().code != "io") return sent.error();  // timeout, cancelled
+    return makeError(std::string(kNoAnswer), sent.error().message);
   }
   AnswerReader answer;
   Http1Parser parser(Http1Parser::Type::Response, answer);
@@ -378,7 +382,7 @@ Result<uint16_t> HttpPoster::post(std::string_view body, std::chrono::millisecon
       kept.conn = std::move(conn);
     }
     PostConnection &conn = *kept.conn;
-    conn.setDeadline(deadline);
+    conn.rearm(deadline, cancel);
     auto answer = exchangeOn(conn, request);
     if (!answer.ok() || !answer.value().second) kept.conn.reset();
     if (!answer.ok()) {

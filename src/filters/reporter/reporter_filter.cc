@@ -134,28 +134,22 @@ bool readDigits(FilterBuildContext &ctx, const YAML::Node &item, std::string_vie
   return ok;
 }
 
-void checkRoots(FilterBuildContext &ctx, const YAML::Node &at, const std::string &ca_file) {
-  auto roots = TlsClientContext::create(ca_file, {"http/1.1"});
-  if (!roots.ok()) {
-    ctx.error(at, "reporter config: http sink ca_file: " + roots.error().message);
-  }
-}
-
-// `ca_file` of an https:// sink: loaded now, so that `aiwarden check` and a reload report a
-// missing or certificate-less bundle at its line instead of a sink that never delivers.
+// `ca_file` of an https:// sink: a file given is loaded now, so that `aiwarden check` and a
+// reload report a missing or certificate-less bundle at its line instead of a sink that never
+// delivers. (The default, the system roots, falls back to BoringSSL's default paths: nothing to
+// check, and no bundle to load on every rebuild of the chain.)
 void readCaFile(FilterBuildContext &ctx, const YAML::Node &item, HttpSinkConfig &sink) {
-  if (!ctx.has(item, "ca_file")) {
-    if (sink.target.tls) checkRoots(ctx, ctx.child(item, "url"), sink.ca_file);
-    return;
-  }
-  if (!ctx.read(item, "ca_file", sink.ca_file)) return;
+  if (!ctx.has(item, "ca_file") || !ctx.read(item, "ca_file", sink.ca_file)) return;
   if (sink.target.host.empty()) return;  // the url itself is wrong, and reported
+  const YAML::Node at = ctx.child(item, "ca_file");
   if (!sink.target.tls) {
-    ctx.error(ctx.child(item, "ca_file"),
+    ctx.error(at,
               "reporter config: ca_file applies to https:// collectors only (the url is http://)");
     return;
   }
-  checkRoots(ctx, ctx.child(item, "ca_file"), sink.ca_file);
+  if (auto roots = TlsClientContext::create(sink.ca_file, {"http/1.1"}); !roots.ok()) {
+    ctx.error(at, "reporter config: http sink ca_file: " + roots.error().message);
+  }
 }
 
 void readHttpSink(FilterBuildContext &ctx, const YAML::Node &item, std::set<std::string> &names,
@@ -283,8 +277,9 @@ std::vector<FilterStat> ReporterFactory::stats() const {
                                  {"reporter.dropped", dropped_.load(std::memory_order_relaxed)}};
   if (reporter_) {
     // The reporter service's own counts: the process's, continuous across rebuilds already.
-    out.push_back({"reporter.written", reporter_->written(), false, true});
-    out.push_back({"reporter.sink_errors", reporter_->sinkErrors(), false, true});
+    out.push_back({.name = "reporter.written", .value = reporter_->written(), .process_wide = true});
+    out.push_back(
+        {.name = "reporter.sink_errors", .value = reporter_->sinkErrors(), .process_wide = true});
     for (FilterStat &st : reporter_->httpStats()) {
       st.process_wide = true;
       out.push_back(std::move(st));

@@ -336,8 +336,12 @@ Result<void> Http2Session::init() {
   }
   if (options_.use_library_limits) {
 #ifdef AIW_NGHTTP2_HAS_STREAM_RESET_RATE_LIMIT
-    nghttp2_option_set_stream_reset_rate_limit(raw_opt, options_.peer_reset_burst,
-                                               options_.peer_reset_per_second);
+    // A backstop only: our own budget (peer_resets_, refilled continuously) must run out
+    // first and end the connection with ENHANCE_YOUR_CALM. nghttp2's bucket refills in whole
+    // seconds and, when empty, queues a GOAWAY INTERNAL_ERROR of its own; with equal limits the
+    // two could run out in either order on a slow run (seen under AddressSanitizer).
+    nghttp2_option_set_stream_reset_rate_limit(raw_opt, 2ull * options_.peer_reset_burst,
+                                               2ull * options_.peer_reset_per_second);
 #endif
 #ifdef AIW_NGHTTP2_HAS_MAX_CONTINUATIONS
     nghttp2_option_set_max_continuations(raw_opt, options_.max_continuations);

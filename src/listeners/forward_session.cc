@@ -71,9 +71,8 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
   conn_.sidecar = listener.type == ListenerType::Sidecar;
 }
 
-ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener,
-                               BufferEventPtr stream_end, const DownstreamContext& context,
-                               std::string protocol)
+ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, StreamPort& port,
+                               const DownstreamContext& context, std::string protocol)
     : ForwardSession(worker, listener, UniqueFd(), context.conn.client) {
   conn_ = context.conn;
   intercepting_ = context.intercepting;
@@ -82,14 +81,100 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener,
   protocol_ = std::move(protocol);
   protocol_checked_ = true;
   on_stream_ = true;
+  port_ = &port;
   counts_as_connection = false;  // the HTTP/2 connection is the one counted
-  down_ = std::move(stream_end);
 }
 
-void ForwardSession::startOnStream() { startReadingDownstream(); }
+void ForwardSession::startOnStream(RequestHead head, bool whole) {
+  stream_in_.ended = whole;
+  if (onRequestHead(head) == HeadAction::Stop) {
+    stream_in_.stopped = true;  // refused (answered, or closed): the body goes nowhere
+    return;
+  }
+  pumpStream();  // a request without a body is complete now
+}
+
+void ForwardSession::streamRequestBody(std::string_view data, bool end) {
+  if (end) stream_in_.ended = true;
+  if (closed_ || stream_in_.stopped || stream_in_.complete) {
+    if (port_ != nullptr) port_->requestTaken(data.size());  // dropped
+    return;
+  }
+  if (!data.empty()) {
+    // The usual case hands the codec's bytes straight on; a paused exchange has them queued
+    // (bounded by the stream's flow-control window: they are not taken yet).
+    if (!stream_in_.paused && stream_in_.body.empty() && !in_parse_) {
+      in_parse_ = true;
+      deliverStreamBody(data.data(), data.size());
+      in_parse_ = false;
+    } else {
+      stream_in_.body.append(data);
+    }
+  }
+  pumpStream();
+}
+
+void ForwardSession::deliverStreamBody(const char* data, size_t len) {
+  const FlowAction action = onBody(data, len);
+  if (port_ != nullptr) port_->requestTaken(len);
+  if (action == FlowAction::Pause) stream_in_.paused = true;
+}
+
+void ForwardSession::pumpStream() {
+  if (closed_ || in_parse_) return;
+  in_parse_ = true;
+  while (!closed_ && !stream_in_.stopped && !stream_in_.paused && !stream_in_.complete) {
+    if (!stream_in_.body.empty()) {
+      Buffer chunk;
+      chunk.moveFrom(stream_in_.body);
+      const std::string_view bytes = chunk.view();
+      deliverStreamBody(bytes.data(), bytes.size());
+      continue;
+    }
+    if (!stream_in_.ended) break;
+    stream_in_.complete = true;
+    Headers trailers;  // a request's trailers are not forwarded (as for HTTP/1.1 clients)
+    (void)onMessageComplete(trailers);
+  }
+  in_parse_ = false;
+  if (closed_) return;
+  if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just taken
+  downstream_reading_ = !stream_in_.paused;
+  updateBodyTimer();
+  updateUpstreamTimeout();
+}
+
+bool ForwardSession::requestPaused() const {
+  return on_stream_ ? stream_in_.paused : parser_.state() == Http1ParserState::Paused;
+}
+
+void ForwardSession::resumeRequest() {
+  if (on_stream_) {
+    stream_in_.paused = false;
+    pumpStream();
+    return;
+  }
+  parser_.resume();
+  parseDownstream();  // turns reading back on
+}
+
+bool ForwardSession::requestBodyPending() const {
+  if (on_stream_) return !stream_in_.complete && !stream_in_.stopped;
+  return parser_.inBody() && parser_.state() != Http1ParserState::Stopped;
+}
+
+bool ForwardSession::requestInProgress() const {
+  return on_stream_ ? !stream_in_.complete && !stream_in_.stopped
+                    : parser_.messageInProgress();
+}
+
+void ForwardSession::cancelHeaderTimer() {
+  if (header_timer_) evtimer_del(header_timer_.get());
+}
 
 ForwardSession::~ForwardSession() {
   *alive_ = false;
+  if (port_ != nullptr) port_->exchangeEnded();  // torn down without closing (worker exit)
   if (ex_ && ex_->filters) ex_->filters->complete(ex_->info);
   if (tunnel_) {  // the reporter's tunnel event reads these in onConnectionClose
     conn_.tunnel_ended = std::chrono::steady_clock::now();
@@ -129,7 +214,7 @@ void ForwardSession::startReadingDownstream() {
 }
 
 void ForwardSession::armHeaderTimer(uint32_t ms) {
-  if (ms == 0) return;
+  if (ms == 0 || !header_timer_) return;
   timeval tv = toTimeval(ms);
   evtimer_add(header_timer_.get(), &tv);
 }
@@ -137,7 +222,7 @@ void ForwardSession::armHeaderTimer(uint32_t ms) {
 void ForwardSession::drain() {
   draining_ = true;
   if (tunnel_) return;  // tunnels run until they end or the drain deadline
-  if (!ex_ && !tunnel_connect_ && !admin_request_ && !parser_.messageInProgress()) {
+  if (!ex_ && !tunnel_connect_ && !admin_request_ && !requestInProgress()) {
     closeSession();  // idle keep-alive connection
     return;
   }
@@ -147,9 +232,14 @@ void ForwardSession::drain() {
 void ForwardSession::closeSession() {
   if (closed_) return;
   closed_ = true;
-  // An HTTP/2 stream's exchange: what is left of the answer goes to the stream, then the end.
-  if (on_stream_ && down_) bufferevent_flush(down_.get(), EV_WRITE, BEV_FINISHED);
-  if (header_timer_) evtimer_del(header_timer_.get());
+  // An HTTP/2 stream's exchange: the stream learns it is over (and is reset unless the answer
+  // was whole).
+  if (port_ != nullptr) {
+    StreamPort* port = port_;
+    port_ = nullptr;
+    port->exchangeEnded();
+  }
+  cancelHeaderTimer();
   if (body_timer_) evtimer_del(body_timer_.get());
   if (ex_) {
     if (ex_->filters) ex_->filters->complete(ex_->info);
@@ -182,6 +272,10 @@ void ForwardSession::onDownstreamRead() {
 }
 
 void ForwardSession::parseDownstream() {
+  if (on_stream_) {
+    pumpStream();
+    return;
+  }
   if (closed_ || in_parse_) return;
   for (;;) {
     in_parse_ = true;
@@ -221,8 +315,7 @@ void ForwardSession::parseDownstream() {
 // origin is not taking the body (not the client's fault). Requests whose body arrives with the
 // head cost nothing here: the timer is made the first time a body is still incomplete.
 void ForwardSession::updateBodyTimer() {
-  const bool want = !closed_ && downstream_reading_ && parser_.inBody() &&
-                    parser_.state() != Http1ParserState::Stopped &&
+  const bool want = !closed_ && downstream_reading_ && requestBodyPending() &&
                     ((ex_ && !ex_->request_complete && !ex_->failed) || admin_request_);
   if (!want) {
     if (body_timer_armed_) evtimer_del(body_timer_.get());
@@ -239,7 +332,7 @@ void ForwardSession::updateBodyTimer() {
 
 void ForwardSession::onBodyTimeout() {
   body_timer_armed_ = false;
-  if (closed_ || !downstream_reading_ || !parser_.inBody()) return;
+  if (closed_ || !downstream_reading_ || !requestBodyPending()) return;
   if (ex_ && (ex_->request_complete || ex_->failed)) return;
   if (!ex_ && !admin_request_) return;
   log::info("request body timeout", {{"client", conn_.client}});
@@ -276,6 +369,7 @@ void ForwardSession::setSendTimeout(bool on) {
 void ForwardSession::setDownstreamReading(bool on) {
   if (on == downstream_reading_) return;
   downstream_reading_ = on;
+  if (on_stream_) return;  // a stream's request is paused by the exchange (stream_in_)
   if (on) {
     bufferevent_enable(down_.get(), EV_READ);
   } else {
@@ -342,7 +436,18 @@ void ForwardSession::onHeaderTimeout() {
 // ---- downstream writing ----------------------------------------------------------------------
 
 void ForwardSession::flushDownstream() {
-  if (closed_ || !down_) return;
+  if (closed_) return;
+  if (on_stream_) {
+    // The stream's connection writes once per loop pass; an answer handed to it whole is done
+    // with here (the codec holds what the client has not taken yet).
+    if (close_after_response_ && !ex_ && !admin_in_flight_) {
+      closeSession();
+    } else if (port_ != nullptr && !port_->answerBackedUp()) {
+      onStreamDrained();
+    }
+    return;
+  }
+  if (!down_) return;
   flushNow(down_.get());
   if (evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) onDownstreamWrite();
 }
@@ -355,7 +460,12 @@ void ForwardSession::onDownstreamWrite() {
     closeSession();
     return;
   }
-  // The client caught up: let the origin's bytes flow again.
+  onStreamDrained();
+}
+
+// The client caught up (its socket, or its HTTP/2 stream): let the origin's bytes flow again.
+void ForwardSession::onStreamDrained() {
+  if (closed_) return;
   if (ex_ && ex_->upstream && ex_->response_parser &&
       ex_->response_parser->state() == Http1ParserState::Paused && !downstreamBackedUp()) {
     ex_->response_parser->resume();
@@ -365,13 +475,46 @@ void ForwardSession::onDownstreamWrite() {
 }
 
 bool ForwardSession::downstreamBackedUp() const {
+  if (on_stream_) return port_ != nullptr && port_->answerBackedUp();
   return evbuffer_get_length(bufferevent_get_output(down_.get())) >= kHighWater;
+}
+
+void ForwardSession::writeLocalResponse(uint16_t status, std::string_view body,
+                                        const Headers& extra, bool close) {
+  if (!on_stream_) {
+    Buffer out;
+    writeJsonResponse(out, status, body, extra, close);
+    bufferevent_write_buffer(down_.get(), out.raw());
+    return;
+  }
+  if (port_ == nullptr) return;
+  // What writeJsonResponse writes, as a head the stream's codec frames.
+  ResponseHead head;
+  head.status = status >= 100 && status <= 599 ? status : 500;
+  bool has_type = false;
+  for (const auto& f : extra.fields()) {
+    if (equalsIgnoreCase(f.name, "content-length") || equalsIgnoreCase(f.name, "transfer-encoding") ||
+        equalsIgnoreCase(f.name, "connection")) {
+      continue;
+    }
+    if (!isValidFieldName(f.name) || !isValidFieldValue(f.value)) continue;
+    has_type = has_type || equalsIgnoreCase(f.name, "content-type");
+    head.headers.add(f.name, f.value);
+  }
+  if (!has_type) head.headers.add("content-type", "application/json");
+  head.framing = BodyFraming::ContentLength;
+  head.content_length = body.size();
+  port_->answerHead(head, body.empty());
+  if (body.empty()) return;
+  Buffer bytes;
+  bytes.append(body);
+  port_->answerBody(bytes);
+  port_->answerEnd(nullptr);
 }
 
 void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
                                        std::string_view message) {
   if (closed_) return;
-  Buffer out;
   std::string body;
   if (ex_ && ex_->sidecar.kind == SidecarKind::Tool) {
     body = "{\"error\":\"";
@@ -382,8 +525,7 @@ void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
   } else {
     body = jsonError(code, message);
   }
-  writeJsonResponse(out, status, body, Headers(), /*close_connection=*/true);
-  bufferevent_write_buffer(down_.get(), out.raw());
+  writeLocalResponse(status, body, Headers(), /*close=*/true);
   close_after_response_ = true;
   if (ex_) {
     ex_->info.status = status;
@@ -396,7 +538,7 @@ void ForwardSession::sendErrorAndClose(uint16_t status, std::string_view code,
   // and reading is off for good.
   setDownstreamReading(false);
   waiting_for_head_ = false;
-  evtimer_del(header_timer_.get());
+  cancelHeaderTimer();
   flushDownstream();  // closes at once when everything went out
 }
 
@@ -434,7 +576,6 @@ void ForwardSession::sendBlocked(const Verdict& v) {
     body = jsonError(status == 413 ? "body_too_large" : rate_limited ? "rate_limited" : "blocked",
                      v.reason);
   }
-  Buffer out;
   Headers extra;
   extra.add("x-aiwarden-decision", rate_limited ? "rate_limited" : "blocked");
   if (rate_limited && v.retry_after_s != 0) {
@@ -445,8 +586,7 @@ void ForwardSession::sendBlocked(const Verdict& v) {
   const bool keep_alive = ex_ && ex_->sidecar.kind != SidecarKind::None &&
                           ex_->request_complete && !ex_->upstream_head_sent &&
                           !close_after_response_ && !draining_;
-  writeJsonResponse(out, status, body, extra, /*close_connection=*/!keep_alive);
-  bufferevent_write_buffer(down_.get(), out.raw());
+  writeLocalResponse(status, body, extra, /*close=*/!keep_alive);
   if (!keep_alive) close_after_response_ = true;
   if (ex_) {
     ex_->info.status = status;
@@ -475,9 +615,13 @@ void ForwardSession::cutResponse(const Verdict& v) {
     writeDownstreamBody(event);
   }
   if (ex.downstream_framing == BodyFraming::Chunked && ex.info.response_is_sse) {
-    Buffer end;
-    appendLastChunk(end);
-    bufferevent_write_buffer(down_.get(), end.raw());
+    if (on_stream_) {
+      if (port_ != nullptr) port_->answerEnd(nullptr);
+    } else {
+      Buffer end;
+      appendLastChunk(end);
+      bufferevent_write_buffer(down_.get(), end.raw());
+    }
   }
   close_after_response_ = true;
   finishExchange();
@@ -488,6 +632,10 @@ void ForwardSession::cutResponse(const Verdict& v) {
 void ForwardSession::writeDownstreamBody(Buffer& chunk) {
   if (chunk.empty()) return;
   ex_->info.bytes_out += chunk.size();
+  if (on_stream_) {
+    if (port_ != nullptr) port_->answerBody(chunk);
+    return;
+  }
   evbuffer* out = bufferevent_get_output(down_.get());
   if (ex_->downstream_framing == BodyFraming::Chunked) {
     Buffer framed;
@@ -501,7 +649,7 @@ void ForwardSession::writeDownstreamBody(Buffer& chunk) {
 // ---- request parser events -------------------------------------------------------------------
 
 HeadAction ForwardSession::onRequestHead(RequestHead& head) {
-  evtimer_del(header_timer_.get());
+  cancelHeaderTimer();
   waiting_for_head_ = false;
   head_deadline_armed_ = false;
   if (head.isConnect()) {

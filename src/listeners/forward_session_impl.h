@@ -16,6 +16,7 @@
 #include "http/message_utils.h"
 #include "listeners/h2_downstream.h"
 #include "listeners/sidecar_routes.h"
+#include "listeners/stream_port.h"
 #include "listeners/worker.h"
 #include "upstream/connector.h"
 #include "upstream/pool.h"
@@ -122,17 +123,27 @@ struct Exchange {
 class ForwardSession final : public WorkerConnection, public Http1ParserCallbacks {
  public:
   ForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd, std::string peer);
-  // The exchange of one HTTP/2 stream (h2_downstream.cc): its requests arrive as HTTP/1.1 on
-  // `stream_end`, one end of a bufferevent pair, with what the connection knew (`context`);
-  // `protocol` is what the exchange reports it came as ("HTTP/2").
-  ForwardSession(Worker& worker, const ListenerConfig& listener, BufferEventPtr stream_end,
+  // The exchange of one HTTP/2 stream (h2_downstream.cc): its request arrives parsed
+  // (startOnStream, streamRequestBody) and its answer leaves through `port` (stream_port.h),
+  // with what the connection knew (`context`); `protocol` is what the exchange reports it came
+  // as ("HTTP/2").
+  ForwardSession(Worker& worker, const ListenerConfig& listener, StreamPort& port,
                  const DownstreamContext& context, std::string protocol);
   ~ForwardSession() override;
 
   void start();
-  void startOnStream();
-  // The HTTP/2 client reset the stream: everything ends now, the upstream request with it.
-  void abortStream() { closeSession(); }
+  // The stream's request head; `whole`: no body follows.
+  void startOnStream(RequestHead head, bool whole);
+  // Body bytes of the stream's request (valid during the call), then `end` once.
+  void streamRequestBody(std::string_view data, bool end);
+  // The stream has room for more of the answer again (after StreamPort::answerBackedUp()).
+  void onStreamDrained();
+  // The HTTP/2 client reset the stream, or its connection went: everything ends now, the
+  // upstream request with it, and the port is not touched again.
+  void abortStream() {
+    port_ = nullptr;
+    closeSession();
+  }
   // False once this session is destroyed (shared with whoever holds a pointer to it).
   std::shared_ptr<bool> aliveToken() const { return alive_; }
   void drain() override;
@@ -162,6 +173,20 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
 
   // Downstream side.
   void parseDownstream();
+  // An HTTP/2 stream's request body, delivered as the parser would: while not paused, then the
+  // end once all of it was taken.
+  void pumpStream();
+  void deliverStreamBody(const char* data, size_t len);
+  // The request source (the HTTP/1 parser, or the stream) in the terms the exchange needs.
+  bool requestPaused() const;
+  void resumeRequest();
+  bool requestBodyPending() const;  // a body is still being read
+  bool requestInProgress() const;   // a request has begun and not all of it was read
+  void cancelHeaderTimer();
+  // A complete answer of the proxy's own (errors, blocks, admin, tool results): a JSON body with
+  // `extra` fields; `close`: the connection ends after it (HTTP/1).
+  void writeLocalResponse(uint16_t status, std::string_view body, const Headers& extra,
+                          bool close);
   void sendErrorAndClose(uint16_t status, std::string_view code, std::string_view message);
   void sendBlocked(const Verdict& v);
   void cutResponse(const Verdict& v);
@@ -270,7 +295,17 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   // Shared with the callbacks posted back from the main thread (and an HTTP/2 stream's bridge):
   // false once this session is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool on_stream_ = false;        // an HTTP/2 stream's exchange (down_ is one end of a pair)
+  bool on_stream_ = false;        // an HTTP/2 stream's exchange (no down_, no parser input)
+  StreamPort* port_ = nullptr;    // on_stream_: where the answer goes; null once either ended
+  // on_stream_: the request as the stream delivers it (the parser's role for a socket).
+  struct StreamRequest {
+    Buffer body;             // bytes that arrived while the exchange paused the request
+    bool ended = false;      // the stream's request is whole (the end may not be delivered yet)
+    bool paused = false;     // the exchange returned Pause: nothing more until resumeRequest()
+    bool complete = false;   // onMessageComplete was delivered
+    bool stopped = false;    // the head was refused: the rest is dropped
+  };
+  StreamRequest stream_in_;
   bool protocol_checked_ = false; // sidecar: h2c prior knowledge ruled in or out
   std::string protocol_;          // reported protocol when not the HTTP/1 version ("HTTP/2")
   Buffer scratch_;  // body bytes in transit (one evbuffer per session, not one per chunk)

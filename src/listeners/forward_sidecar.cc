@@ -192,10 +192,7 @@ void ForwardSession::onAdminResponse(AdminResponse response) {
   if (closed_) return;
   Headers extra = std::move(response.extra_headers);
   extra.set("Content-Type", response.content_type);
-  Buffer out;
-  writeJsonResponse(out, response.status, response.body, extra,
-                    close_after_response_ || draining_);
-  bufferevent_write_buffer(down_.get(), out.raw());
+  writeLocalResponse(response.status, response.body, extra, close_after_response_ || draining_);
   waiting_for_head_ = true;
   if (close_after_response_ || draining_) {
     close_after_response_ = true;
@@ -205,8 +202,7 @@ void ForwardSession::onAdminResponse(AdminResponse response) {
   }
   flushDownstream();
   armHeaderTimer(snapshot_->config.upstream.idle_timeout_ms);
-  parser_.resume();
-  parseDownstream();
+  resumeRequest();
 }
 
 // ---- tool calls ------------------------------------------------------------------------------
@@ -336,9 +332,7 @@ void ForwardSession::writeToolResult() {
   Headers extra;
   if (ex.info.rule_outcome == RuleOutcome::Modify) extra.add("x-aiwarden-decision", "modified");
   if (draining_) close_after_response_ = true;
-  Buffer out;
-  writeJsonResponse(out, status, body, extra, close_after_response_);
-  bufferevent_write_buffer(down_.get(), out.raw());
+  writeLocalResponse(status, body, extra, close_after_response_);
   ex.response_started = true;
   ex.downstream_framing = BodyFraming::ContentLength;
   ex.info.status = status;

@@ -258,10 +258,7 @@ void ForwardSession::onUpstreamWrite() {
   if (closed_ || !ex_) return;
   stopWritingIfDrained(ex_->upstream->bev.get());
   // The origin took our bytes: read more of the request body if we had paused for it.
-  if (!ex_->request_complete && parser_.state() == Http1ParserState::Paused && !upstreamBackedUp()) {
-    parser_.resume();
-    parseDownstream();  // turns reading back on
-  }
+  if (!ex_->request_complete && requestPaused() && !upstreamBackedUp()) resumeRequest();
   updateUpstreamTimeout();
 }
 
@@ -443,8 +440,11 @@ HeadAction ForwardSession::onResponseHead(ResponseHead& head) {
     if (ex.request.version_minor >= 1 && head.status != 101) {
       removeHopByHopHeaders(head.headers);
       head.framing = BodyFraming::None;
-      Buffer out;
-      if (writeResponseHead(out, head).ok()) bufferevent_write_buffer(down_.get(), out.raw());
+      if (on_stream_) {
+        if (port_ != nullptr) port_->answerInformational(head);
+      } else if (Buffer out; writeResponseHead(out, head).ok()) {
+        bufferevent_write_buffer(down_.get(), out.raw());
+      }
     }
     return HeadAction::Continue;
   }
@@ -524,21 +524,27 @@ void ForwardSession::writeResponseHeadDownstream(ResponseHead& head) {
     head.framing = BodyFraming::UntilClose;
     close_after_response_ = true;
   }
-  if (close_after_response_ || draining_) {
-    close_after_response_ = true;
-    head.headers.set("Connection", "close");
-  } else if (client_http10) {
-    head.headers.set("Connection", "keep-alive");
+  if (on_stream_) {
+    // HTTP/2 frames the body itself; the codec checks the fields (none is connection-specific
+    // after removeHopByHopHeaders).
+    if (port_ != nullptr) port_->answerHead(head, ex.downstream_framing == BodyFraming::None);
+  } else {
+    if (close_after_response_ || draining_) {
+      close_after_response_ = true;
+      head.headers.set("Connection", "close");
+    } else if (client_http10) {
+      head.headers.set("Connection", "keep-alive");
+    }
+    head.version_major = 1;
+    head.version_minor = 1;
+    Buffer out;
+    if (auto r = writeResponseHead(out, head); !r.ok()) {
+      ex.response_block = Verdict::block(502, "the response head cannot be forwarded: " +
+                                                  r.error().message);
+      return;
+    }
+    bufferevent_write_buffer(down_.get(), out.raw());
   }
-  head.version_major = 1;
-  head.version_minor = 1;
-  Buffer out;
-  if (auto r = writeResponseHead(out, head); !r.ok()) {
-    ex.response_block = Verdict::block(502, "the response head cannot be forwarded: " +
-                                                r.error().message);
-    return;
-  }
-  bufferevent_write_buffer(down_.get(), out.raw());
   ex.response_started = true;
   ex.info.status = head.status;
   if (const std::string* type = head.headers.find("content-type")) {
@@ -614,7 +620,9 @@ FlowAction ForwardSession::onResponseComplete() {
     ex.response_held = false;
     writeResponseHeadDownstream(ex.held_response);
   }
-  if (ex.downstream_framing == BodyFraming::Chunked) {
+  if (on_stream_) {
+    if (port_ != nullptr) port_->answerEnd(nullptr);  // after a bodiless head: nothing
+  } else if (ex.downstream_framing == BodyFraming::Chunked) {
     Buffer end;
     appendLastChunk(end);
     bufferevent_write_buffer(down_.get(), end.raw());

@@ -1,5 +1,5 @@
-// H2Downstream: an HTTP/2 client connection whose streams run as HTTP/1.1 exchanges of their
-// own ForwardSession, each over an in-memory bufferevent pair (see h2_downstream.h).
+// H2Downstream: an HTTP/2 client connection whose streams run as exchanges of their own
+// ForwardSession, each answering through a StreamBridge (see h2_downstream.h).
 #include "listeners/h2_downstream.h"
 
 #include <event2/buffer.h>
@@ -14,9 +14,6 @@
 #include "admin/admin_routes.h"
 #include "core/log.h"
 #include "filters/chain.h"
-#include "http/http1_feed.h"
-#include "http/http1_parser.h"
-#include "http/http1_writer.h"
 #include "http/http2_server_session.h"
 #include "http/http2_translate.h"
 #include "listeners/forward_session_impl.h"
@@ -29,8 +26,7 @@ namespace aiw {
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-// Answer bytes queued in the codec for one stream before its exchange is left to wait (the pair
-// fills, then the exchange stops reading its origin).
+// Answer bytes queued in the codec for one stream before its exchange stops reading its origin.
 constexpr size_t kStreamHighWater = 256 * 1024;
 // Frames queued toward the client before the codec is left holding the rest.
 constexpr size_t kConnectionHighWater = 1 << 20;
@@ -44,41 +40,50 @@ constexpr size_t kLingerMaxBytes = 64 << 20;
 
 class H2Downstream;
 
-// One stream: our end of the pair, the exchange at the other end, and the parser that reads
-// the exchange's HTTP/1.1 answer.
-struct StreamBridge final : public Http1ParserCallbacks {
-  StreamBridge(H2Downstream& o, int32_t stream_id, size_t max_header_bytes)
-      : owner(o), id(stream_id), response(Http1Parser::Type::Response, *this, max_header_bytes) {}
+// What the HTTP/1.1 parser would have refused and nghttp2 lets through: a target with bytes
+// outside visible ASCII (nghttp2 only checks its shape), field values with control characters
+// other than the ones RFC 9113 §8.2.1 names. Refused here with a 400, as an HTTP/1.1 client's
+// request would be, before any filter or origin sees them.
+Result<void> checkForwardable(const RequestHead& head) {
+  for (char c : head.target) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) return makeError("bad_request", "invalid byte in :path");
+  }
+  for (const auto& f : head.headers.fields()) {
+    if (!isValidFieldName(f.name) || !isValidFieldValue(f.value)) {
+      return makeError("bad_request", "invalid header field " + f.name);
+    }
+  }
+  return {};
+}
+
+// One stream: the port its exchange answers through (stream_port.h).
+struct StreamBridge final : public StreamPort {
+  StreamBridge(H2Downstream& o, int32_t stream_id) : owner(o), id(stream_id) {}
   ~StreamBridge() override;
 
-  HeadAction onResponseHead(ResponseHead& head) override;
-  FlowAction onBody(const char* data, size_t len) override;
-  FlowAction onMessageComplete(Headers& trailers) override;
+  void answerInformational(const ResponseHead& head) override;
+  void answerHead(const ResponseHead& head, bool no_body) override;
+  void answerBody(Buffer& bytes) override;
+  void answerEnd(const Headers* trailers) override;
+  bool answerBackedUp() const override;
+  void requestTaken(size_t n) override;
+  void exchangeEnded() override;
 
   H2Downstream& owner;
   int32_t id;
-  BufferEventPtr end;  // ours; the exchange holds the partner
-  ForwardSession* exchange = nullptr;
-  std::shared_ptr<bool> exchange_alive;
-  BodyFraming request_framing = BodyFraming::None;
-  bool request_done = false;
-  bool head_request = false;
-  Http1Parser response;
-  bool informational = false;
+  ForwardSession* exchange = nullptr;  // null once it ended (exchangeEnded)
   bool response_started = false;
-  bool response_done = false;
-  bool paused = false;          // the codec holds kStreamHighWater of this stream's answer
-  bool exchange_ended = false;  // the exchange closed its end: what is in our input is all
-  size_t pending_consume = 0;   // request body bytes written to the pair, not yet consumed()
+  bool response_done = false;  // the end of the answer is with the codec (or it was reset)
+  // The exchange was told the codec holds kStreamHighWater of its answer: it waits for
+  // onStreamDrained().
+  mutable bool backed_up = false;
   // For the stall check (H2Downstream::onStallCheck): answer bytes were waiting for the client
   // at the last check; some of them left for the client since.
   bool waiting = false;
   bool progressed = false;
 };
 
-void onBridgeReadCb(bufferevent*, void* arg) noexcept;
-void onBridgeWriteCb(bufferevent*, void* arg) noexcept;
-void onBridgeEventCb(bufferevent*, short what, void* arg) noexcept;
 void onDownReadCb(bufferevent*, void* arg) noexcept;
 void onDownWriteCb(bufferevent*, void* arg) noexcept;
 void onDownEventCb(bufferevent*, short what, void* arg) noexcept;
@@ -111,9 +116,6 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
   void onRead();
   void onWrite();
   void onEvent(short what);
-  void onBridgeRead(StreamBridge& b);
-  void onBridgeWrite(StreamBridge& b);
-  void onBridgeEvent(StreamBridge& b, short what);
   void onStallCheck();
 
   // Http2ServerHandler (inside the codec's receive()/drainOutput()).
@@ -126,6 +128,7 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
 
   Http2ServerSession& codec() { return *codec_; }
   void flush();
+  void flushLater() { flush_later_.request(); }
 
  private:
   StreamBridge* find(int32_t id) {
@@ -133,9 +136,6 @@ class H2Downstream final : public WorkerConnection, public Http2ServerHandler {
     return it == streams_.end() ? nullptr : it->second.get();
   }
   void answerLocally(int32_t id, uint16_t status, std::string_view code, std::string_view msg);
-  void writeRequestBytes(StreamBridge& b, Buffer& bytes);
-  void settleConsumed(StreamBridge& b);
-  void parseAnswer(StreamBridge& b);
   void closeWhenSent();
   void close();
 
@@ -230,11 +230,12 @@ void H2Downstream::flush() {
   for (int round = 0; round < 64 && !closed_; ++round) {
     flush_pending_ = false;
     if (!moveFrames(*codec_, down_.get(), kConnectionHighWater, in_codec_).ok()) closing_ = true;
-    // Streams the codec has room for again: their exchange may have queued more meanwhile.
+    // Streams the codec has room for again: their exchanges read their origins again.
     std::vector<int32_t> resumed;
     resumed.swap(resumed_);
     for (int32_t id : resumed) {
-      if (StreamBridge* b = find(id)) parseAnswer(*b);
+      StreamBridge* b = find(id);
+      if (b != nullptr && b->exchange != nullptr) b->exchange->onStreamDrained();
     }
     if (!flush_pending_ && resumed.empty()) break;
   }
@@ -322,75 +323,40 @@ void H2Downstream::onRequestHeaders(int32_t id, Http2RequestHead& head, bool end
                   "CONNECT inside HTTP/2 is not supported: open a new connection to the proxy");
     return;
   }
-  auto h1 = h1RequestFromH2(head, !end_stream);
-  if (!h1.ok()) {
-    answerLocally(id, 400, h1.error().code, h1.error().message);
+  auto request = h1RequestFromH2(head, !end_stream);
+  if (!request.ok()) {
+    answerLocally(id, 400, request.error().code, request.error().message);
     return;
   }
-  // One exchange per stream: the exchange closes after its answer, which ends the pair.
-  h1->headers.add("connection", "close");
-  Buffer request;
-  if (auto r = writeRequestHead(request, h1.value()); !r.ok()) {
-    answerLocally(id, 400, r.error().code, r.error().message);
+  if (auto valid = checkForwardable(request.value()); !valid.ok()) {
+    answerLocally(id, 400, valid.error().code, valid.error().message);
     return;
   }
-  bufferevent* pair[2] = {nullptr, nullptr};
-  if (bufferevent_pair_new(worker_.base(), BEV_OPT_DEFER_CALLBACKS, pair) != 0) {
-    answerLocally(id, 503, "no_memory", "cannot set up the stream");
-    return;
-  }
-  auto bridge = std::make_unique<StreamBridge>(*this, id, snapshot_->config.limits.max_header_bytes);
+  request->keep_alive = false;  // one exchange per stream: it ends with its answer
+  auto bridge = std::make_unique<StreamBridge>(*this, id);
   StreamBridge& b = *bridge;
-  b.end.reset(pair[0]);
-  BufferEventPtr exchange_end(pair[1]);
-  b.request_framing = h1->framing;
-  b.request_done = end_stream;
-  b.head_request = h1->method == "HEAD";
-  bufferevent_setcb(b.end.get(), onBridgeReadCb, onBridgeWriteCb, onBridgeEventCb, &b);
-  // The exchange hands over at most this much of its answer ahead of the codec's needs.
-  bufferevent_setwatermark(b.end.get(), EV_READ, 0, kStreamHighWater);
-  bufferevent_enable(b.end.get(), EV_READ | EV_WRITE);
   streams_.emplace(id, std::move(bridge));
-
-  auto exchange = std::make_unique<ForwardSession>(worker_, listener_, std::move(exchange_end),
-                                                   context_, "HTTP/2");
+  auto exchange = std::make_unique<ForwardSession>(worker_, listener_, b, context_, "HTTP/2");
   b.exchange = exchange.get();
-  b.exchange_alive = exchange->aliveToken();
   worker_.adopt(std::move(exchange));
-  b.exchange->startOnStream();
-  writeRequestBytes(b, request);
-}
-
-void H2Downstream::writeRequestBytes(StreamBridge& b, Buffer& bytes) {
-  if (!bytes.empty()) bufferevent_write_buffer(b.end.get(), bytes.raw());
-  settleConsumed(b);
-}
-
-// Body bytes the exchange has taken from the pair no longer count against the client's window.
-void H2Downstream::settleConsumed(StreamBridge& b) {
-  if (size_t taken = takenFromPair(b.end.get(), b.pending_consume)) codec_->consumed(b.id, taken);
+  // Runs inside the codec's receive(): the exchange may answer at once (a block, an admin
+  // route's refusal), which only queues frames (http2_session.h).
+  b.exchange->startOnStream(std::move(request.value()), end_stream);
 }
 
 void H2Downstream::onRequestData(int32_t id, std::string_view data, bool end_stream) {
   StreamBridge* b = find(id);
-  if (b == nullptr) {  // answered locally or gone: the bytes go nowhere
+  if (b == nullptr || b->exchange == nullptr) {  // answered locally or over: the bytes go nowhere
     codec_->consumed(id, data.size());
     return;
   }
-  Buffer bytes;
-  appendH1Body(bytes, b->request_framing, data, end_stream);
-  b->pending_consume += data.size();
-  if (end_stream) b->request_done = true;
-  writeRequestBytes(*b, bytes);
+  b->exchange->streamRequestBody(data, end_stream);  // consumed() as the exchange takes them
 }
 
-void H2Downstream::onRequestTrailers(int32_t id, Headers& trailers) {
+void H2Downstream::onRequestTrailers(int32_t id, Headers&) {
   StreamBridge* b = find(id);
-  if (b == nullptr) return;
-  Buffer bytes;
-  appendH1Body(bytes, b->request_framing, {}, true, &trailers);
-  b->request_done = true;
-  writeRequestBytes(*b, bytes);
+  // Trailers end the body; they are not forwarded (nor are an HTTP/1.1 client's).
+  if (b != nullptr && b->exchange != nullptr) b->exchange->streamRequestBody({}, true);
 }
 
 void H2Downstream::onStreamReset(int32_t id, uint32_t) {
@@ -405,16 +371,14 @@ void H2Downstream::onStreamClosed(int32_t id, uint32_t) {
 void H2Downstream::onDataSent(int32_t id, size_t queued) {
   StreamBridge* b = find(id);
   if (b != nullptr) b->progressed = true;
-  if (b == nullptr || !b->paused || queued > kStreamHighWater / 2) return;
-  b->paused = false;
-  b->response.resume();
-  bufferevent_enable(b->end.get(), EV_READ);
-  resumed_.push_back(id);  // parsed by flush(), outside the codec
+  if (b == nullptr || !b->backed_up || queued > kStreamHighWater / 2) return;
+  b->backed_up = false;
+  resumed_.push_back(id);  // its exchange resumes in flush(), outside the codec
 }
 
 // A client can stop taking an answer: a zero flow-control window it never reopens (SETTINGS
 // INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE), or a socket it does not read. Memory stays bounded
-// (the codec's queue, the pair, the exchange's buffer), but the stream, its exchange and the
+// (the codec's queue, the exchange's buffer), but the stream, its exchange and the
 // origin's request would be held for good: nothing times out while everyone waits on flow
 // control, and the connection's idle timeout does not run while streams are open. So, as
 // Envoy's stream idle timeout does: a stream whose answer waited for the client through a whole
@@ -450,107 +414,76 @@ void H2Downstream::answerLocally(int32_t id, uint16_t status, std::string_view c
 
 // ---- streams: answers out ---------------------------------------------------------------------
 
-void H2Downstream::onBridgeRead(StreamBridge& b) {
-  parseAnswer(b);
-  flush_later_.request();
+void StreamBridge::answerInformational(const ResponseHead& head) {
+  if (response_started || head.status == 101) return;
+  (void)owner.codec().submitInformational(id, head.status, h2FieldsFromH1(head.headers));
+  owner.flushLater();
 }
 
-void H2Downstream::parseAnswer(StreamBridge& b) {
-  const int32_t id = b.id;
-  if (!b.response_done && !b.paused) {
-    auto fed = feedFromBuffer(b.response, bufferevent_get_input(b.end.get()));
-    if (find(id) == nullptr) return;  // a codec error may have ended the stream meanwhile
-    if (!fed.ok()) {
-      log::warn("HTTP/2 stream: the exchange's answer is not HTTP/1.1",
-                {{"client", context_.conn.client}, {"error", fed.error().message}});
-      (void)codec_->resetStream(id, kH2InternalError);
-      return;
-    }
-  }
-  if (b.paused) {
-    bufferevent_disable(b.end.get(), EV_READ);  // the rest waits in the pair
-    return;
-  }
-  if (b.exchange_ended && !b.response_done) {
-    // The exchange ended before its answer was whole (the origin failed mid-answer): the only
-    // honest signal left is to reset the stream.
-    (void)codec_->resetStream(id, kH2InternalError);
-  }
-}
-
-void H2Downstream::onBridgeWrite(StreamBridge& b) {
-  settleConsumed(b);
-  flush_later_.request();  // WINDOW_UPDATEs
-}
-
-void H2Downstream::onBridgeEvent(StreamBridge& b, short what) {
-  if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
-  b.exchange_ended = true;
-  parseAnswer(b);  // whatever the exchange wrote before it ended (later, if the stream waits)
-  flush_later_.request();
-}
-
-HeadAction StreamBridge::onResponseHead(ResponseHead& head) {
-  Http2ServerSession& codec = owner.codec();
-  informational = head.isInformational();
-  if (informational) {
-    if (head.status != 101) (void)codec.submitInformational(id, head.status, h2FieldsFromH1(head.headers));
-    return HeadAction::Continue;
-  }
-  const bool no_body = head_request || head.framing == BodyFraming::None;
+void StreamBridge::answerHead(const ResponseHead& head, bool no_body) {
+  if (response_started) return;  // one final head per stream
   response_started = true;
+  Http2ServerSession& codec = owner.codec();
   if (!codec.submitResponse(id, head.status, h2ResponseFieldsFromH1(head), no_body).ok()) {
-    return HeadAction::Stop;
+    // A field HTTP/2 cannot carry, or the stream is gone: the client learns by a reset, the
+    // exchange when the stream closes (~StreamBridge).
+    (void)codec.resetStream(id, kH2InternalError);
+    response_done = true;
   }
   if (no_body) response_done = true;
-  return head_request ? HeadAction::SkipBody : HeadAction::Continue;
+  owner.flushLater();
 }
 
-FlowAction StreamBridge::onBody(const char* data, size_t len) {
-  Http2ServerSession& codec = owner.codec();
-  (void)codec.submitData(id, std::string_view(data, len), false);
-  if (codec.outboundQueued(id) >= kStreamHighWater) {
-    paused = true;
-    return FlowAction::Pause;
+void StreamBridge::answerBody(Buffer& bytes) {
+  if (!response_started || response_done) {
+    bytes.clear();
+    return;
   }
-  return FlowAction::Continue;
+  (void)owner.codec().submitData(id, bytes, false);
+  owner.flushLater();
 }
 
-FlowAction StreamBridge::onMessageComplete(Headers& trailers) {
-  if (informational) {
-    informational = false;
-    return FlowAction::Continue;  // the final answer follows
-  }
-  if (response_done) return FlowAction::Pause;
+void StreamBridge::answerEnd(const Headers* trailers) {
+  if (!response_started || response_done) return;
+  response_done = true;
   Http2ServerSession& codec = owner.codec();
-  if (!trailers.empty()) {
-    (void)codec.submitTrailers(id, h2FieldsFromH1(trailers));
+  if (trailers != nullptr && !trailers->empty()) {
+    (void)codec.submitTrailers(id, h2FieldsFromH1(*trailers));
   } else {
     (void)codec.submitData(id, std::string_view(), true);
   }
-  response_done = true;
-  return FlowAction::Pause;
+  owner.flushLater();
+}
+
+bool StreamBridge::answerBackedUp() const {
+  if (owner.codec().outboundQueued(id) < kStreamHighWater) return false;
+  backed_up = true;  // onDataSent tells the exchange once the client took half of it
+  return true;
+}
+
+void StreamBridge::requestTaken(size_t n) {
+  if (n == 0) return;
+  owner.codec().consumed(id, n);
+  owner.flushLater();  // WINDOW_UPDATEs
+}
+
+void StreamBridge::exchangeEnded() {
+  exchange = nullptr;
+  // The exchange ended before its answer was whole (the origin failed mid-answer, a filter cut
+  // it): the only honest signal left is to reset the stream.
+  if (!response_done) {
+    response_done = true;
+    (void)owner.codec().resetStream(id, kH2InternalError);
+  }
+  owner.flushLater();
 }
 
 StreamBridge::~StreamBridge() {
-  if (end) bufferevent_setcb(end.get(), nullptr, nullptr, nullptr, nullptr);
-  // Not answered in full (the client reset the stream, or the connection is going): the
-  // exchange is aborted, and its upstream request with it.
-  if (exchange_alive && *exchange_alive && !response_done) exchange->abortStream();
+  // The stream closed or was reset before its exchange ended (the client cancelled, or the
+  // connection is going): the exchange is aborted, and its upstream request with it.
+  if (exchange != nullptr) exchange->abortStream();
 }
 
-void onBridgeReadCb(bufferevent*, void* arg) noexcept {
-  auto* b = static_cast<StreamBridge*>(arg);
-  b->owner.onBridgeRead(*b);
-}
-void onBridgeWriteCb(bufferevent*, void* arg) noexcept {
-  auto* b = static_cast<StreamBridge*>(arg);
-  b->owner.onBridgeWrite(*b);
-}
-void onBridgeEventCb(bufferevent*, short what, void* arg) noexcept {
-  auto* b = static_cast<StreamBridge*>(arg);
-  b->owner.onBridgeEvent(*b, what);
-}
 void onDownReadCb(bufferevent*, void* arg) noexcept { static_cast<H2Downstream*>(arg)->onRead(); }
 void onDownWriteCb(bufferevent*, void* arg) noexcept {
   static_cast<H2Downstream*>(arg)->onWrite();

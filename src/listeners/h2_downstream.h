@@ -1,14 +1,15 @@
 // An HTTP/2 client connection (SPEC §4): ALPN "h2" on an intercepted TLS connection, or h2c with
 // prior knowledge on a sidecar listener. The nghttp2 server session (http2_server_session.h)
-// runs over the connection; each stream's request is handed, as HTTP/1.1, to a ForwardSession of
-// its own over an in-memory bufferevent pair, so every stream gets exactly the exchange logic
-// of an HTTP/1.1 request (filters, guardrails, sidecar routing, upstream pool and TLS,
-// streaming, sessions, reporting) and its answer comes back the same way, translated to HTTP/2.
+// runs over the connection; each stream's request is handed, parsed, to a ForwardSession of its
+// own, which answers through the stream's StreamPort (stream_port.h). So every stream gets
+// exactly the exchange logic of an HTTP/1.1 request (filters, guardrails, sidecar routing,
+// upstream pool and TLS, streaming, sessions, reporting) without an HTTP/1.1 round trip: the
+// head goes over as a RequestHead, the answer comes back as a head, body bytes and an end.
 //
 // Flow control end to end: a request body is consumed() (the client's window reopened) only as
-// the stream's exchange takes it from the pair; an answer is read from the pair only while the
-// stream's outbound queue is short, so a slow HTTP/2 reader stops the exchange's reading from
-// the origin (the pair's buffer fills, the exchange's own back-pressure does the rest).
+// the stream's exchange takes it; an exchange stops reading its origin while the codec holds
+// kStreamHighWater of its answer, and resumes once the client took half of it, so a slow HTTP/2
+// reader slows the origin read.
 //
 // A stream the client resets aborts its exchange at once (the upstream request goes with it);
 // an exchange that ends before its answer is whole resets the stream.
@@ -29,7 +30,7 @@ class Worker;
 class ConnectionFilterChain;
 
 // What a connection knows by the time its HTTP/2 requests arrive, for the exchanges of its
-// streams (each one runs as an HTTP/1.1 exchange of a ForwardSession).
+// streams (each one runs as an exchange of a ForwardSession).
 struct DownstreamContext {
   ConnectionInfo conn;  // the connection's facts (classification, SNI, client)
   bool intercepting = false;

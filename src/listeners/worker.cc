@@ -104,7 +104,7 @@ Worker::~Worker() {
   // Order matters: connections use the pool and resolver; listeners reference this worker.
   listeners_.clear();
   released_.clear();
-  connections_.clear();
+  closeAllConnections();
   h2_pool_.reset();  // null already when the loop ran
   pool_.reset();
   resolver_.reset();
@@ -129,7 +129,7 @@ void Worker::start(std::function<void()> on_exit) {
     event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
     // Whatever is left (drain deadline passed) is closed here, on the owning thread.
     listeners_.clear();
-    connections_.clear();
+    closeAllConnections();
     released_.clear();
     pool_->clear();
     h2_pool_.reset();  // on the owning thread, like the rest of its connections
@@ -201,6 +201,16 @@ void Worker::release(WorkerConnection* conn) {
   released_.push_back(std::move(it->second));
   connections_.erase(it);
   event_active(reap_ev_.get(), 0, 0);
+}
+
+// A connection's destructor may close others (an HTTP/2 connection aborts its streams'
+// exchanges, which release themselves): the map is emptied before any of them runs, so those
+// releases find nothing to erase in it.
+void Worker::closeAllConnections() {
+  auto doomed = std::move(connections_);
+  connections_.clear();
+  doomed.clear();
+  released_.clear();
 }
 
 void Worker::reapReleased() {

@@ -80,6 +80,8 @@ class Worker {
   // connection's own callback — destruction is deferred to the next loop turn.
   WorkerConnection* adopt(std::unique_ptr<WorkerConnection> conn);
   void release(WorkerConnection* conn);
+  // Destroys every connection (the worker is ending).
+  void closeAllConnections();
 
   // Internal, for the libevent callbacks.
   void onAccept(size_t listener_index, int fd, const sockaddr* addr, int len);

@@ -34,7 +34,7 @@ test: build node-deps
 # integration tests of hostile input.
 # `make test SANITIZE=1` builds and runs everything.
 SANITIZE_BUILD ?= aiwarden unit_core unit_http unit_tls unit_ai unit_filters
-SANITIZE_TESTS ?= ^(unit_(core|http|tls|ai|filters)|integration_test_(limits|http2_abuse|hostile_http1|hostile_http2|hostile_tls))$$
+SANITIZE_TESTS ?= ^(unit_(core|http|tls|ai|filters)|integration_test_(limits|http2|http2_upstream|http2_abuse|hostile_http1|hostile_http2|hostile_tls))$$
 test-sanitize:
 	@$(MAKE) --no-print-directory configure SANITIZE=1
 	@cmake --build build-sanitize -j $(JOBS) --target $(SANITIZE_BUILD)

@@ -180,12 +180,17 @@ std::string_view reasonPhrase(uint16_t status) {
   // clang-format on
 }
 
+Result<void> checkRequestHead(std::string_view method, std::string_view target,
+                              const Headers& headers) {
+  if (!isValidFieldName(method)) return makeError("invalid_head", "invalid request method");
+  if (!isVisibleAscii(target)) return makeError("invalid_head", "invalid request-target");
+  return checkFields(headers);
+}
+
 Result<void> writeRequestHead(Buffer& out, std::string_view method, std::string_view target,
                               const Headers& headers, BodyFraming framing,
                               uint64_t content_length) {
-  if (!isValidFieldName(method)) return makeError("invalid_head", "invalid request method");
-  if (!isVisibleAscii(target)) return makeError("invalid_head", "invalid request-target");
-  auto ok = checkFields(headers);
+  auto ok = checkRequestHead(method, target, headers);
   if (!ok) return ok;
   writeHead(
       out,

@@ -32,6 +32,10 @@ Result<void> writeRequestHead(Buffer& out, std::string_view method, std::string_
 // The same with the head's method, target, headers, framing and content_length (always sent as
 // HTTP/1.1: a proxy speaks its own version).
 Result<void> writeRequestHead(Buffer& out, const RequestHead& head);
+// What writeRequestHead checks before writing (code "invalid_head"), for a head that goes on in
+// another form (HTTP/2) but must meet the same rules.
+Result<void> checkRequestHead(std::string_view method, std::string_view target,
+                              const Headers& headers);
 
 // Appends "HTTP/1.1 <status> <reason>\r\n", the fields (framing as for requests) and "\r\n". An
 // empty `reason` takes reasonPhrase(status). Fails (code "invalid_head", nothing written) on a

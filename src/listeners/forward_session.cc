@@ -246,6 +246,7 @@ void ForwardSession::closeSession() {
     ex_->filters.reset();
     ex_->connecting.reset();
     if (ex_->upstream) ex_->upstream.reset();  // an unfinished exchange: never pooled
+    ex_->h2.reset();  // its stream is cancelled
   }
   tunnel_connect_.reset();
   if (down_) bufferevent_disable(down_.get(), EV_READ | EV_WRITE);
@@ -466,6 +467,11 @@ void ForwardSession::onDownstreamWrite() {
 // The client caught up (its socket, or its HTTP/2 stream): let the origin's bytes flow again.
 void ForwardSession::onStreamDrained() {
   if (closed_) return;
+  if (ex_ && ex_->h2 && ex_->h2->paused() && !downstreamBackedUp()) {
+    ex_->h2->resume();
+    parseUpstream();
+    return;
+  }
   if (ex_ && ex_->upstream && ex_->response_parser &&
       ex_->response_parser->state() == Http1ParserState::Paused && !downstreamBackedUp()) {
     ex_->response_parser->resume();

@@ -15,6 +15,7 @@
 #include "http/http1_parser.h"
 #include "http/message_utils.h"
 #include "listeners/h2_downstream.h"
+#include "listeners/h2_upstream.h"
 #include "listeners/sidecar_routes.h"
 #include "listeners/stream_port.h"
 #include "listeners/worker.h"
@@ -82,6 +83,9 @@ struct Exchange {
 
   std::unique_ptr<ConnectAttempt> connecting;
   std::unique_ptr<PooledConnection> upstream;
+  // Instead of `upstream`, for an origin that speaks h2: the request's stream on a shared
+  // connection (h2_upstream.h), which delivers the response to `events` as the parser would.
+  std::unique_ptr<H2Stream> h2;
   // This exchange's TLS connect is the one that tells whether the origin speaks h2
   // (h2_upstream.h); handed to the connection once made.
   std::shared_ptr<void> probe;
@@ -120,7 +124,9 @@ struct Exchange {
   explicit Exchange(ForwardSession& s) : events(s) {}
 };
 
-class ForwardSession final : public WorkerConnection, public Http1ParserCallbacks {
+class ForwardSession final : public WorkerConnection,
+                             public Http1ParserCallbacks,
+                             public H2StreamListener {
  public:
   ForwardSession(Worker& worker, const ListenerConfig& listener, UniqueFd fd, std::string peer);
   // The exchange of one HTTP/2 stream (h2_downstream.cc): its request arrives parsed
@@ -157,6 +163,9 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void onUpstreamRead();
   void onUpstreamWrite();
   void onUpstreamEvent(short what);
+  // The exchange's HTTP/2 stream to the origin (h2_upstream.h).
+  void onH2StreamReadable() override { parseUpstream(); }
+  void onH2StreamWritable() override { onUpstreamWrite(); }
 
   // Request parser events.
   HeadAction onRequestHead(RequestHead& head) override;
@@ -214,6 +223,7 @@ class ForwardSession final : public WorkerConnection, public Http1ParserCallback
   void acquireUpstream();
   void onUpstreamConnected(Result<UniqueFd> fd);
   void attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused);
+  void attachH2Stream(std::unique_ptr<H2Stream> stream, bool reused);
   void sendUpstreamHead();
   void writeUpstreamBody(Buffer& chunk);
   void writeUpstreamEnd();

@@ -72,16 +72,17 @@ void ForwardSession::acquireUpstream() {
   }
   if (!ex.tls_name.empty()) {
     H2UpstreamPool& h2 = worker_.h2Upstreams();
-    if (auto channel = h2.openChannel(ex.pool_key)) {  // a stream on a shared h2 connection
+    if (auto stream = h2.openStream(ex.pool_key, *this, alive_)) {  // on a shared h2 connection
       MetricsShard::bump(worker_.metrics().upstream_reused);
-      attachUpstream(std::move(channel), true);
+      attachH2Stream(std::move(stream), true);
       return;
     }
     if (h2.probing(ex.pool_key)) {
       // A handshake to this origin is about to tell whether it speaks h2: share that
       // connection if it does, rather than open one more.
       h2.waitForProbe(ex.pool_key, [this, alive = alive_, id = ex.info.id] {
-        if (*alive && !closed_ && ex_ && ex_->info.id == id && !ex_->upstream && !ex_->connecting) {
+        if (*alive && !closed_ && ex_ && ex_->info.id == id && !ex_->upstream && !ex_->h2 &&
+            !ex_->connecting) {
           acquireUpstream();
           if (!closed_ && ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());
         }
@@ -127,7 +128,7 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
 
 void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused) {
   Exchange& ex = *ex_;
-  if (!conn->channel) {
+  {
     if (const TlsSession* tls = tlsSession(conn->bev.get())) {
       if (!tls->handshakeDone()) {
         // Not a byte until ALPN is known: HTTP/1.1 written now would reach an h2 origin.
@@ -143,13 +144,14 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
       }
       if (tls->alpn() == "h2") {
         std::shared_ptr<void> probe = std::move(conn->probe);
-        auto channel = worker_.h2Upstreams().adopt(std::move(conn));
+        auto stream = worker_.h2Upstreams().adopt(std::move(conn), *this, alive_);
         probe.reset();  // the waiters find the h2 connection now
-        if (!channel) {
+        if (!stream) {
           upstreamFailed(makeError("upstream_h2", "the origin's HTTP/2 session failed to start"));
           return;
         }
-        conn = std::move(channel);
+        attachH2Stream(std::move(stream), reused);
+        return;
       }
     }
     conn->probe.reset();  // HTTP/1.1 (or plain): the waiters connect on their own
@@ -181,31 +183,61 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
   updateUpstreamTimeout();
 }
 
+void ForwardSession::attachH2Stream(std::unique_ptr<H2Stream> stream, bool reused) {
+  Exchange& ex = *ex_;
+  ex.awaiting_alpn = false;
+  if (reused && ex.replayable && !ex.upstream_head_sent && ex.replay_body.empty()) {
+    ex.replay_body.assign(ex.pending_body.view());
+  }
+  ex.h2 = std::move(stream);
+  ex.reused_connection = reused;
+  ex.upstream_timeout_armed = false;
+  ex.final_head_seen = false;
+  sendUpstreamHead();
+  updateUpstreamTimeout();
+}
+
 // nginx's proxy_read_timeout, extended to an origin that stops taking the body: the timer runs
 // whenever the exchange waits on the origin (the request is all written, or the origin's answer
 // has begun, or the body is backed up toward it), and is off while it waits on the client, whom
 // body_timeout_ms bounds. Each arming starts a fresh timer; libevent restarts it at every read.
 void ForwardSession::updateUpstreamTimeout() {
-  if (closed_ || !ex_ || !ex_->upstream || ex_->awaiting_alpn) return;
+  if (closed_ || !ex_ || (!ex_->upstream && !ex_->h2) || ex_->awaiting_alpn) return;
   Exchange& ex = *ex_;
   const uint32_t ms = snapshot_->config.upstream.request_timeout_ms;
   const bool want = ms != 0 && (ex.request_sent || ex.final_head_seen || upstreamBackedUp());
   if (want == ex.upstream_timeout_armed) return;
   ex.upstream_timeout_armed = want;
+  if (ex.h2) {
+    ex.h2->setTimeout(want ? ms : 0);
+    return;
+  }
   timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
   bufferevent_set_timeouts(ex.upstream->bev.get(), want ? &tv : nullptr, nullptr);
 }
 
 void ForwardSession::sendUpstreamHead() {
   Exchange& ex = *ex_;
-  Buffer out;
-  if (auto r = writeRequestHead(out, ex.request); !r.ok()) {
-    // Only a filter can have put an invalid field there: the parser admits none.
-    releaseUpstream(false);
-    sendErrorAndClose(400, r.error().code, r.error().message);
-    return;
+  if (ex.h2) {
+    if (auto r = ex.h2->sendHead(ex.request); !r.ok()) {
+      if (r.error().code == "invalid_head") {  // as below
+        releaseUpstream(false);
+        sendErrorAndClose(400, r.error().code, r.error().message);
+      } else {
+        upstreamFailed(r.error());  // the connection went, or has no stream left
+      }
+      return;
+    }
+  } else {
+    Buffer out;
+    if (auto r = writeRequestHead(out, ex.request); !r.ok()) {
+      // Only a filter can have put an invalid field there: the parser admits none.
+      releaseUpstream(false);
+      sendErrorAndClose(400, r.error().code, r.error().message);
+      return;
+    }
+    bufferevent_write_buffer(ex.upstream->bev.get(), out.raw());
   }
-  bufferevent_write_buffer(ex.upstream->bev.get(), out.raw());
   ex.upstream_head_sent = true;
   if (!ex.pending_body.empty()) {
     Buffer body;
@@ -224,6 +256,10 @@ void ForwardSession::writeUpstreamBody(Buffer& chunk) {
     ex.pending_body.moveFrom(chunk);
     return;
   }
+  if (ex.h2) {
+    ex.h2->sendBody(chunk);
+    return;
+  }
   evbuffer* out = bufferevent_get_output(ex.upstream->bev.get());
   if (ex.upstream_framing == BodyFraming::Chunked) {
     Buffer framed;
@@ -237,7 +273,9 @@ void ForwardSession::writeUpstreamBody(Buffer& chunk) {
 void ForwardSession::writeUpstreamEnd() {
   Exchange& ex = *ex_;
   if (!ex.request_complete || !ex.upstream_head_sent || ex.request_sent || ex.request_held) return;
-  if (ex.upstream_framing == BodyFraming::Chunked) {
+  if (ex.h2) {
+    ex.h2->sendEnd();
+  } else if (ex.upstream_framing == BodyFraming::Chunked) {
     Buffer last;
     appendLastChunk(last);
     bufferevent_write_buffer(ex.upstream->bev.get(), last.raw());
@@ -248,6 +286,7 @@ void ForwardSession::writeUpstreamEnd() {
 
 bool ForwardSession::upstreamBackedUp() const {
   if (!ex_) return false;
+  if (ex_->h2 && ex_->upstream_head_sent) return ex_->h2->requestBackedUp();
   if (ex_->upstream && ex_->upstream_head_sent) {
     return evbuffer_get_length(bufferevent_get_output(ex_->upstream->bev.get())) >= kHighWater;
   }
@@ -256,7 +295,7 @@ bool ForwardSession::upstreamBackedUp() const {
 
 void ForwardSession::onUpstreamWrite() {
   if (closed_ || !ex_) return;
-  stopWritingIfDrained(ex_->upstream->bev.get());
+  if (ex_->upstream) stopWritingIfDrained(ex_->upstream->bev.get());
   // The origin took our bytes: read more of the request body if we had paused for it.
   if (!ex_->request_complete && requestPaused() && !upstreamBackedUp()) resumeRequest();
   updateUpstreamTimeout();
@@ -267,7 +306,7 @@ void ForwardSession::onUpstreamWrite() {
 void ForwardSession::onUpstreamRead() { parseUpstream(); }
 
 void ForwardSession::parseUpstream() {
-  if (closed_ || !ex_ || !ex_->response_parser || in_upstream_parse_) return;
+  if (closed_ || !ex_ || (!ex_->response_parser && !ex_->h2) || in_upstream_parse_) return;
   // Cork a TLS downstream while the origin's bytes are parsed. libevent runs a filtering
   // bufferevent's output filter as soon as bytes are added while EV_WRITE is on, so the
   // response head and its body would each become a TLS record and a writev of their own (3
@@ -303,7 +342,8 @@ void ForwardSession::parseUpstreamCorked() {
   const bool head_not_sent = !ex.response_started;
   const uint64_t bytes_out_mark = ex.info.bytes_out;
   in_upstream_parse_ = true;
-  auto fed = feedFromBuffer(*ex.response_parser, bufferevent_get_input(ex.upstream->bev.get()));
+  auto fed = ex.h2 ? ex.h2->deliver(ex.events)
+                   : feedFromBuffer(*ex.response_parser, bufferevent_get_input(ex.upstream->bev.get()));
   if (!fed.ok()) {
     in_upstream_parse_ = false;
     if (head_not_sent && ex.response_started && !on_stream_ && down_out != nullptr &&
@@ -311,8 +351,10 @@ void ForwardSession::parseUpstreamCorked() {
       ex.response_started = false;
       ex.info.bytes_out = bytes_out_mark;
     }
-    upstreamFailed(makeError("bad_response", "the origin sent an invalid response: " +
-                                                 fed.error().message));
+    // An h2 stream says itself why it failed (reset, timeout, a malformed head).
+    upstreamFailed(ex.h2 ? fed.error()
+                         : makeError("bad_response", "the origin sent an invalid response: " +
+                                                         fed.error().message));
     return;
   }
   in_upstream_parse_ = false;
@@ -334,15 +376,18 @@ void ForwardSession::afterUpstreamParse() {
     return;
   }
   if (ex.response_complete) {
-    evbuffer* input = bufferevent_get_input(ex.upstream->bev.get());
-    bool reusable = ex.response_parser->responseHead().keep_alive && ex.request_sent &&
-                    evbuffer_get_length(input) == 0 && !draining_;
+    bool reusable = false;  // an h2 stream is never reused (its connection is shared)
+    if (ex.upstream) {
+      evbuffer* input = bufferevent_get_input(ex.upstream->bev.get());
+      reusable = ex.response_parser->responseHead().keep_alive && ex.request_sent &&
+                 evbuffer_get_length(input) == 0 && !draining_;
+    }
     if (!ex.request_complete) close_after_response_ = true;  // can't resync the client stream
     releaseUpstream(reusable);
     finishExchange();
     return;
   }
-  if (ex.response_parser->state() == Http1ParserState::Paused) {
+  if (ex.upstream && ex.response_parser->state() == Http1ParserState::Paused) {
     bufferevent_disable(ex.upstream->bev.get(), EV_READ);  // downstream is backed up
   }
 }
@@ -424,8 +469,9 @@ void ForwardSession::upstreamFailed(const Error& error) {
 void ForwardSession::releaseUpstream(bool reusable) {
   Exchange& ex = *ex_;
   ex.response_parser.reset();
+  ex.h2.reset();  // cancels its stream unless the response had ended
   if (!ex.upstream) return;
-  if (reusable && !ex.upstream->channel) {  // a channel is one exchange's (h2_upstream.h)
+  if (reusable) {
     worker_.pool().put(std::move(ex.upstream));
   } else {
     ex.upstream.reset();

@@ -4,37 +4,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "http/http1_writer.h"
 #include "http/http2_session.h"
 
 namespace aiw {
-
-void appendH1Body(Buffer& out, BodyFraming framing, std::string_view data, bool end,
-                  const Headers* trailers) {
-  const bool chunked = framing == BodyFraming::Chunked;
-  if (!data.empty()) {
-    if (chunked) {
-      appendChunk(out, data);
-    } else {
-      out.append(data);
-    }
-  }
-  if (end && chunked) {
-    if (trailers != nullptr) {
-      appendLastChunk(out, *trailers);
-    } else {
-      appendLastChunk(out);
-    }
-  }
-}
-
-size_t takenFromPair(bufferevent* our_end, size_t& pending) {
-  const size_t queued = evbuffer_get_length(bufferevent_get_output(our_end));
-  if (pending <= queued) return 0;
-  const size_t taken = pending - queued;
-  pending = queued;
-  return taken;
-}
 
 Result<void> moveFrames(Http2Session& codec, bufferevent* conn, size_t high_water,
                         bool& in_codec) {

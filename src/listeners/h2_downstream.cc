@@ -14,6 +14,7 @@
 #include "admin/admin_routes.h"
 #include "core/log.h"
 #include "filters/chain.h"
+#include "http/http1_writer.h"
 #include "http/http2_server_session.h"
 #include "http/http2_translate.h"
 #include "listeners/forward_session_impl.h"
@@ -40,22 +41,6 @@ constexpr size_t kLingerMaxBytes = 64 << 20;
 
 class H2Downstream;
 
-// What the HTTP/1.1 parser would have refused and nghttp2 lets through: a target with bytes
-// outside visible ASCII (nghttp2 only checks its shape), field values with control characters
-// other than the ones RFC 9113 §8.2.1 names. Refused here with a 400, as an HTTP/1.1 client's
-// request would be, before any filter or origin sees them.
-Result<void> checkForwardable(const RequestHead& head) {
-  for (char c : head.target) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) return makeError("bad_request", "invalid byte in :path");
-  }
-  for (const auto& f : head.headers.fields()) {
-    if (!isValidFieldName(f.name) || !isValidFieldValue(f.value)) {
-      return makeError("bad_request", "invalid header field " + f.name);
-    }
-  }
-  return {};
-}
 
 // One stream: the port its exchange answers through (stream_port.h).
 struct StreamBridge final : public StreamPort {
@@ -328,7 +313,11 @@ void H2Downstream::onRequestHeaders(int32_t id, Http2RequestHead& head, bool end
     answerLocally(id, 400, request.error().code, request.error().message);
     return;
   }
-  if (auto valid = checkForwardable(request.value()); !valid.ok()) {
+  // What the HTTP/1.1 parser would refuse and nghttp2 lets through (a :path byte outside
+  // visible ASCII, a control character in a value) is refused the same way, before any filter
+  // or origin sees it.
+  if (auto valid = checkRequestHead(request->method, request->target, request->headers);
+      !valid.ok()) {
     answerLocally(id, 400, valid.error().code, valid.error().message);
     return;
   }

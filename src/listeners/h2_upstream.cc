@@ -1,16 +1,16 @@
-// H2Upstream: one multiplexed HTTP/2 connection to an origin, its exchanges attached through
-// channels (bufferevent pairs carrying HTTP/1.1); H2UpstreamPool: a worker's connections, the
-// handshake probes, and the exchanges waiting for them. See h2_upstream.h.
+// H2Upstream: one multiplexed HTTP/2 connection to an origin and the H2Streams of the exchanges
+// using it; H2UpstreamPool: a worker's connections, the handshake probes, and the exchanges
+// waiting for them. See h2_upstream.h.
 #include "listeners/h2_upstream.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "core/log.h"
-#include "http/http1_feed.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
 #include "http/http2_client_session.h"
@@ -27,48 +27,26 @@ namespace {
 constexpr size_t kStreamHighWater = 256 * 1024;
 // Frames queued toward the origin before the codec is left holding the rest.
 constexpr size_t kConnectionHighWater = 1 << 20;
-// How long an h2 connection with no channel stays open for the next exchange.
+// How long an h2 connection with no stream stays open for the next exchange.
 constexpr uint32_t kIdleMs = 60000;
 
-void onChannelReadCb(bufferevent*, void* arg) noexcept;
-void onChannelWriteCb(bufferevent*, void* arg) noexcept;
-void onChannelEventCb(bufferevent*, short what, void* arg) noexcept;
 void onTlsReadCb(bufferevent*, void* arg) noexcept;
 void onTlsWriteCb(bufferevent*, void* arg) noexcept;
 void onTlsEventCb(bufferevent*, short what, void* arg) noexcept;
 void onWakeCb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<H2UpstreamPool*>(arg)->runWaiters();
 }
+void onStreamTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<H2Stream*>(arg)->onTimeout();
+}
+
+// Sets the entries equal to `p` to null: a list being walked keeps its length.
+template <typename T>
+void forget(std::vector<T*>& list, const T* p) {
+  std::replace(list.begin(), list.end(), const_cast<T*>(p), static_cast<T*>(nullptr));
+}
 
 }  // namespace
-
-// One exchange's attachment: the HTTP/1.1 request it writes becomes a stream; the stream's
-// answer is written back as HTTP/1.1.
-struct UpstreamChannel final : public Http1ParserCallbacks {
-  UpstreamChannel(H2Upstream& c, size_t max_header_bytes)
-      : conn(c), request(Http1Parser::Type::Request, *this, max_header_bytes) {}
-  ~UpstreamChannel() override {
-    if (end) bufferevent_setcb(end.get(), nullptr, nullptr, nullptr, nullptr);
-  }
-
-  HeadAction onRequestHead(RequestHead& head) override;
-  FlowAction onBody(const char* data, size_t len) override;
-  FlowAction onMessageComplete(Headers& trailers) override;
-
-  H2Upstream& conn;
-  BufferEventPtr end;  // ours; the exchange holds the partner (its "upstream connection")
-  Http1Parser request;
-  int32_t stream = 0;  // the request's stream while it is open
-  bool request_has_body = false;
-  bool head_request = false;
-  BodyFraming response_framing = BodyFraming::None;
-  bool response_done = false;
-  bool paused = false;         // the codec holds kStreamHighWater of this request's body
-  size_t pending_consume = 0;  // answer bytes written to the pair, not yet consumed()
-  // Where this channel sits in its connection's list: removed in O(1) (a connection carries
-  // hundreds of exchanges at once).
-  std::list<std::unique_ptr<UpstreamChannel>>::iterator self;
-};
 
 class H2Upstream final : public Http2ClientHandler {
  public:
@@ -80,26 +58,24 @@ class H2Upstream final : public Http2ClientHandler {
         flush_later_(bufferevent_get_base(tls_.get()),
                      [](void* self) { static_cast<H2Upstream*>(self)->flush(); }, this) {}
   ~H2Upstream() override {
-    channels_.clear();
+    for (H2Stream* st : attached_) st->conn = nullptr;  // their exchanges outlived the pool
     if (tls_) bufferevent_setcb(tls_.get(), nullptr, nullptr, nullptr, nullptr);
   }
 
-  bool start(event_base* base);
+  bool start();
   const std::string& key() const { return key_; }
-  // A stream is free for one more channel: every channel without an open stream (its request
-  // not submitted yet, or its stream done while the exchange finishes) may still need one.
+  event_base* base() const { return bufferevent_get_base(tls_.get()); }
+  // A stream is free for one more exchange: every attached H2Stream without an open stream (its
+  // request not submitted yet, or its stream done while the exchange finishes) may need one.
   bool hasCapacity() const {
-    return !closing_ && codec_ && codec_->availableStreams() > channels_.size() - streams_.size();
+    return !closing_ && codec_ && codec_->availableStreams() > attached_.size() - streams_.size();
   }
-  std::unique_ptr<PooledConnection> openChannel();
-  void close();  // cuts every channel's exchange; the pool destroys this later
+  std::unique_ptr<H2Stream> openStream(H2StreamListener& listener, std::shared_ptr<bool> alive);
+  void close();  // every attached exchange sees its stream fail; the pool destroys this later
 
   void onTlsRead();
   void onTlsWrite();
   void onTlsEvent(short what);
-  void onChannelRead(UpstreamChannel& ch);
-  void onChannelWrite(UpstreamChannel& ch);
-  void onChannelEvent(UpstreamChannel& ch, short what);
 
   // Http2ClientHandler (inside receive()/drainOutput()).
   void onResponseHeaders(int32_t stream_id, uint16_t status, Headers& headers,
@@ -111,19 +87,26 @@ class H2Upstream final : public Http2ClientHandler {
   void onDataSent(int32_t stream_id, size_t queued) override;
 
   Http2ClientSession& codec() { return *codec_; }
-  void bindStream(int32_t id, UpstreamChannel* ch) { streams_[id] = ch; }
-  void failChannel(UpstreamChannel& ch);
+  void bindStream(int32_t id, H2Stream* st) { streams_[id] = st; }
+  void flushLater() { flush_later_.request(); }
+  // Queued once per batch however many frames it got; its place is kept so that ~H2Stream can
+  // null it in O(1) (hundreds of streams end in one batch).
+  void markReadable(H2Stream& st) {
+    if (st.queued != H2Stream::Queued::No) return;
+    st.queued = H2Stream::Queued::Readable;
+    st.queued_at = readable_.size();
+    readable_.push_back(&st);
+  }
+  // The exchange let go of its stream (~H2Stream): cancelled unless its response had ended.
+  void release(H2Stream& st);
   void flush();
 
  private:
-  UpstreamChannel* byStream(int32_t id) {
+  H2Stream* byStream(int32_t id) {
     auto it = streams_.find(id);
     return it == streams_.end() ? nullptr : it->second;
   }
-  void writeToChannel(UpstreamChannel& ch, Buffer& bytes);
-  void settleConsumed(UpstreamChannel& ch);
-  void parseRequest(UpstreamChannel& ch);
-  void removeChannel(UpstreamChannel& ch);
+  void notifyExchanges();
 
   H2UpstreamPool& pool_;
   std::string key_;
@@ -131,29 +114,23 @@ class H2Upstream final : public Http2ClientHandler {
   size_t max_header_bytes_;
   LoopEndFlush flush_later_;  // the exchanges of one loop pass share one write
   std::unique_ptr<Http2ClientSession> codec_;
-  std::list<std::unique_ptr<UpstreamChannel>> channels_;
-  std::unordered_map<int32_t, UpstreamChannel*> streams_;
-  std::vector<UpstreamChannel*> resumed_;
+  std::list<H2Stream*> attached_;  // the exchanges' streams (owned by the exchanges)
+  std::unordered_map<int32_t, H2Stream*> streams_;
+  // Streams with something for their exchange, and streams whose request may go on: told once
+  // the codec call that found it is over (never from inside the codec). Entries of streams
+  // destroyed meanwhile are nulled (~H2Stream).
+  std::vector<H2Stream*> readable_;
+  std::vector<H2Stream*> writable_;
+  std::vector<H2Stream*> notifying_;  // the batch being told right now
+  std::vector<H2Stream*> telling_writable_;
   bool in_codec_ = false;
   bool flush_pending_ = false;
-  bool closing_ = false;  // GOAWAY or failure: no new channels
+  bool closing_ = false;  // GOAWAY or failure: no new streams
   bool closed_ = false;
 };
 
 namespace {
 
-void onChannelReadCb(bufferevent*, void* arg) noexcept {
-  auto* ch = static_cast<UpstreamChannel*>(arg);
-  ch->conn.onChannelRead(*ch);
-}
-void onChannelWriteCb(bufferevent*, void* arg) noexcept {
-  auto* ch = static_cast<UpstreamChannel*>(arg);
-  ch->conn.onChannelWrite(*ch);
-}
-void onChannelEventCb(bufferevent*, short what, void* arg) noexcept {
-  auto* ch = static_cast<UpstreamChannel*>(arg);
-  ch->conn.onChannelEvent(*ch, what);
-}
 void onTlsReadCb(bufferevent*, void* arg) noexcept { static_cast<H2Upstream*>(arg)->onTlsRead(); }
 void onTlsWriteCb(bufferevent*, void* arg) noexcept {
   static_cast<H2Upstream*>(arg)->onTlsWrite();
@@ -166,7 +143,7 @@ void onTlsEventCb(bufferevent*, short what, void* arg) noexcept {
 
 // ---- the connection ---------------------------------------------------------------------------
 
-bool H2Upstream::start(event_base*) {
+bool H2Upstream::start() {
   Http2Options options;
   options.max_header_list_bytes = static_cast<uint32_t>(max_header_bytes_);
   options.stream_window = 256 * 1024;
@@ -183,24 +160,12 @@ bool H2Upstream::start(event_base*) {
   return !closed_;
 }
 
-std::unique_ptr<PooledConnection> H2Upstream::openChannel() {
-  bufferevent* pair[2] = {nullptr, nullptr};
-  if (bufferevent_pair_new(bufferevent_get_base(tls_.get()), BEV_OPT_DEFER_CALLBACKS, pair) != 0) {
-    return nullptr;
-  }
-  auto ch = std::make_unique<UpstreamChannel>(*this, max_header_bytes_);
-  ch->end.reset(pair[0]);
-  bufferevent_setcb(pair[0], onChannelReadCb, onChannelWriteCb, onChannelEventCb, ch.get());
-  bufferevent_setwatermark(pair[0], EV_READ, 0, kStreamHighWater);
-  bufferevent_enable(pair[0], EV_READ | EV_WRITE);
-  UpstreamChannel& added = *ch;
-  channels_.push_back(std::move(ch));
-  added.self = std::prev(channels_.end());
-  auto conn = std::make_unique<PooledConnection>();
-  conn->key = key_;
-  conn->bev.reset(pair[1]);
-  conn->channel = true;
-  return conn;
+std::unique_ptr<H2Stream> H2Upstream::openStream(H2StreamListener& listener,
+                                                 std::shared_ptr<bool> alive) {
+  auto st = std::make_unique<H2Stream>(*this, listener, std::move(alive));
+  attached_.push_back(st.get());
+  st->self = std::prev(attached_.end());
+  return st;
 }
 
 void H2Upstream::onTlsRead() {
@@ -221,7 +186,40 @@ void H2Upstream::onTlsRead() {
     }
     if (closed_) return;
   }
+  notifyExchanges();
   flush_later_.request();
+}
+
+// The exchanges hear of their streams outside the codec: they may submit, consume and reset
+// then, and let go of their streams (which nulls their entries here).
+void H2Upstream::notifyExchanges() {
+  for (int round = 0; round < 64 && !(readable_.empty() && writable_.empty()); ++round) {
+    telling_writable_.swap(writable_);
+    writable_.clear();
+    for (size_t i = 0; i < telling_writable_.size(); ++i) {
+      if (H2Stream* st = telling_writable_[i]) {
+        forget(telling_writable_, st);
+        st->listener.onH2StreamWritable();  // may end streams: ~H2Stream nulls them here
+      }
+      if (closed_) break;
+    }
+    telling_writable_.clear();
+    if (closed_) return;
+    notifying_.swap(readable_);
+    readable_.clear();
+    for (H2Stream* st : notifying_) {
+      if (st != nullptr) st->queued = H2Stream::Queued::Notifying;
+    }
+    for (size_t i = 0; i < notifying_.size(); ++i) {
+      H2Stream* st = notifying_[i];
+      if (st == nullptr) continue;
+      st->queued = H2Stream::Queued::No;
+      st->listener.onH2StreamReadable();
+      if (closed_) break;
+    }
+    notifying_.clear();
+    if (closed_) return;
+  }
 }
 
 void H2Upstream::flush() {
@@ -233,10 +231,9 @@ void H2Upstream::flush() {
   for (int round = 0; round < 64 && !closed_; ++round) {
     flush_pending_ = false;
     if (!moveFrames(*codec_, tls_.get(), kConnectionHighWater, in_codec_).ok()) closing_ = true;
-    std::vector<UpstreamChannel*> resumed;
-    resumed.swap(resumed_);
-    for (UpstreamChannel* ch : resumed) parseRequest(*ch);
-    if (!flush_pending_ && resumed.empty()) break;
+    const bool told = !readable_.empty() || !writable_.empty();
+    notifyExchanges();  // frames sent (onDataSent): request bodies may go on
+    if (!flush_pending_ && !told) break;
   }
   if (closed_) return;
   flushNow(tls_.get());
@@ -251,7 +248,7 @@ void H2Upstream::onTlsWrite() {
 void H2Upstream::onTlsEvent(short what) {
   if (closed_) return;
   if (what & BEV_EVENT_CONNECTED) return;
-  if ((what & BEV_EVENT_TIMEOUT) && !channels_.empty()) {
+  if ((what & BEV_EVENT_TIMEOUT) && !attached_.empty()) {
     bufferevent_enable(tls_.get(), EV_READ);  // idle only counts without an exchange
     return;
   }
@@ -267,175 +264,248 @@ void H2Upstream::close() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
-  // Every exchange still attached sees its origin connection end (an early EOF: the exchange
-  // answers 502 or cuts what it started to send).
-  for (auto& ch : channels_) {
-    if (ch->end) bufferevent_flush(ch->end.get(), EV_WRITE, BEV_FINISHED);
+  // Every exchange still attached sees its stream end early (it answers 502, cuts what it
+  // started to send, or retries when nothing was lost) — told from the event loop, since
+  // close() can run inside an exchange's own call.
+  std::list<H2Stream*> attached;
+  attached.swap(attached_);
+  for (H2Stream* st : attached) {
+    st->detach("the origin's HTTP/2 connection closed");
+    pool_.later([alive = st->listener_alive, listener = &st->listener] {
+      if (*alive) listener->onH2StreamReadable();
+    });
   }
+  streams_.clear();
+  readable_.clear();
+  writable_.clear();
   if (tls_) bufferevent_disable(tls_.get(), EV_READ | EV_WRITE);
   pool_.connectionClosed(this);
 }
 
-// ---- channels: requests out -------------------------------------------------------------------
-
-void H2Upstream::onChannelRead(UpstreamChannel& ch) {
-  parseRequest(ch);
+void H2Upstream::release(H2Stream& st) {
+  if (st.id != 0) {
+    // Not ended: the exchange gave up (the client went, a filter blocked, an error); the origin
+    // hears it at once.
+    if (!st.ended && codec_->hasStream(st.id)) (void)codec_->resetStream(st.id, kH2Cancel);
+    streams_.erase(st.id);
+  }
+  attached_.erase(st.self);
+  if (st.queued == H2Stream::Queued::Readable) readable_[st.queued_at] = nullptr;
+  if (st.queued == H2Stream::Queued::Notifying) notifying_[st.queued_at] = nullptr;
+  forget(writable_, &st);
+  forget(telling_writable_, &st);
   flush_later_.request();
-}
-
-void H2Upstream::parseRequest(UpstreamChannel& ch) {
-  if (ch.paused || closed_) return;
-  auto fed = feedFromBuffer(ch.request, bufferevent_get_input(ch.end.get()));
-  if (!fed.ok()) {
-    failChannel(ch);  // only a bug gets here: the exchange writes valid HTTP/1.1
-    return;
-  }
-  if (ch.paused) bufferevent_disable(ch.end.get(), EV_READ);
-}
-
-HeadAction UpstreamChannel::onRequestHead(RequestHead& head) {
-  auto h2 = h2RequestFromH1(head, "https");
-  if (!h2.ok()) {
-    conn.failChannel(*this);
-    return HeadAction::Stop;
-  }
-  request_has_body = head.hasBody();
-  head_request = head.method == "HEAD";
-  auto id = conn.codec().submitRequest(h2->method, h2->scheme, h2->authority, h2->path,
-                                       h2->headers, !request_has_body);
-  if (!id.ok()) {
-    conn.failChannel(*this);
-    return HeadAction::Stop;
-  }
-  stream = id.value();
-  conn.bindStream(stream, this);
-  return HeadAction::Continue;
-}
-
-FlowAction UpstreamChannel::onBody(const char* data, size_t len) {
-  if (stream == 0) return FlowAction::Continue;
-  (void)conn.codec().submitData(stream, std::string_view(data, len), false);
-  if (conn.codec().outboundQueued(stream) >= kStreamHighWater) {
-    paused = true;
-    return FlowAction::Pause;
-  }
-  return FlowAction::Continue;
-}
-
-FlowAction UpstreamChannel::onMessageComplete(Headers& trailers) {
-  if (stream != 0 && request_has_body) {
-    if (!trailers.empty()) {
-      (void)conn.codec().submitTrailers(stream, h2FieldsFromH1(trailers));
-    } else {
-      (void)conn.codec().submitData(stream, std::string_view(), true);
-    }
-  }
-  return FlowAction::Pause;  // one request per channel
-}
-
-void H2Upstream::failChannel(UpstreamChannel& ch) {
-  if (ch.stream != 0 && codec_->hasStream(ch.stream)) (void)codec_->resetStream(ch.stream, kH2Cancel);
-  if (ch.end) bufferevent_flush(ch.end.get(), EV_WRITE, BEV_FINISHED);
-}
-
-void H2Upstream::onChannelWrite(UpstreamChannel& ch) {
-  settleConsumed(ch);
-  flush_later_.request();  // WINDOW_UPDATEs
-}
-
-void H2Upstream::onChannelEvent(UpstreamChannel& ch, short what) {
-  if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
-  // The exchange let go of its channel: done, or aborted (then the stream is cancelled).
-  if (ch.stream != 0 && !ch.response_done && codec_->hasStream(ch.stream)) {
-    (void)codec_->resetStream(ch.stream, kH2Cancel);
-  }
-  removeChannel(ch);
-  flush_later_.request();
-}
-
-void H2Upstream::removeChannel(UpstreamChannel& ch) {
-  if (ch.stream != 0) streams_.erase(ch.stream);
-  std::erase_if(resumed_, [&](UpstreamChannel* c) { return c == &ch; });
-  channels_.erase(ch.self);  // destroys ch
 }
 
 // ---- streams: answers back --------------------------------------------------------------------
 
-void H2Upstream::writeToChannel(UpstreamChannel& ch, Buffer& bytes) {
-  if (!bytes.empty()) bufferevent_write_buffer(ch.end.get(), bytes.raw());
-  settleConsumed(ch);
-}
-
-// Answer bytes the exchange has taken from the pair no longer count against our window.
-void H2Upstream::settleConsumed(UpstreamChannel& ch) {
-  size_t taken = takenFromPair(ch.end.get(), ch.pending_consume);
-  if (taken != 0 && ch.stream != 0) codec_->consumed(ch.stream, taken);
-}
-
 void H2Upstream::onResponseHeaders(int32_t id, uint16_t status, Headers& headers, bool end_stream) {
-  UpstreamChannel* ch = byStream(id);
-  if (ch == nullptr) return;
-  Buffer out;
+  H2Stream* st = byStream(id);
+  if (st == nullptr) return;
+  st->received();
   if (status < 200) {
-    if (status != 101) (void)writeResponseHead(out, status, "", headers, BodyFraming::None);
-    writeToChannel(*ch, out);
-    return;
+    if (status != 101) {
+      ResponseHead head;
+      head.status = status;
+      head.headers = std::move(headers);
+      st->heads.push_back(std::move(head));
+    }
+  } else if (auto head = h1ResponseFromH2(status, headers, !end_stream, st->head_request);
+             head.ok()) {
+    st->heads.push_back(std::move(head.value()));
+    if (end_stream) st->ended = true;
+  } else {
+    st->failure_code = "bad_response";
+    st->failure_message = "the origin sent an invalid response: " + head.error().message;
+    (void)codec_->resetStream(id, kH2ProtocolError);
   }
-  auto head = h1ResponseFromH2(status, headers, !end_stream, ch->head_request);
-  if (!head.ok()) {
-    failChannel(*ch);
-    return;
-  }
-  ch->response_framing = head->framing;
-  if (auto r = writeResponseHead(out, head.value()); !r.ok()) {
-    failChannel(*ch);
-    return;
-  }
-  if (end_stream) ch->response_done = true;
-  writeToChannel(*ch, out);
+  markReadable(*st);
 }
 
 void H2Upstream::onResponseData(int32_t id, std::string_view data, bool end_stream) {
-  UpstreamChannel* ch = byStream(id);
-  if (ch == nullptr) {
+  H2Stream* st = byStream(id);
+  if (st == nullptr) {
     codec_->consumed(id, data.size());
     return;
   }
-  Buffer out;
-  appendH1Body(out, ch->response_framing, data, end_stream);
-  ch->pending_consume += data.size();
-  if (end_stream) ch->response_done = true;
-  writeToChannel(*ch, out);
+  st->received();
+  st->body.append(data);  // consumed() once the exchange takes it (deliver)
+  if (end_stream) st->ended = true;
+  markReadable(*st);
 }
 
-void H2Upstream::onResponseTrailers(int32_t id, Headers& trailers) {
-  UpstreamChannel* ch = byStream(id);
-  if (ch == nullptr) return;
-  Buffer out;
-  appendH1Body(out, ch->response_framing, {}, true, &trailers);
-  ch->response_done = true;
-  writeToChannel(*ch, out);
+void H2Upstream::onResponseTrailers(int32_t id, Headers&) {
+  H2Stream* st = byStream(id);
+  if (st == nullptr) return;
+  st->ended = true;  // trailers are not forwarded (nor are an HTTP/1.1 origin's)
+  markReadable(*st);
 }
 
-void H2Upstream::onStreamClosed(int32_t id, uint32_t) {
-  UpstreamChannel* ch = byStream(id);
+void H2Upstream::onStreamClosed(int32_t id, uint32_t error_code) {
+  H2Stream* st = byStream(id);
   streams_.erase(id);
-  if (ch == nullptr) return;
-  ch->stream = 0;
-  // Ended before the answer was whole (a reset, a GOAWAY that refused it): the exchange sees
-  // its origin connection end early, which it reports (or retries when nothing was lost).
-  if (!ch->response_done && ch->end) bufferevent_flush(ch->end.get(), EV_WRITE, BEV_FINISHED);
+  if (st == nullptr) return;
+  st->id = 0;
+  if (st->ended || !st->failure_code.empty()) return;
+  // Ended before the answer was whole (a reset, a GOAWAY that refused it): the exchange reports
+  // it, or retries when nothing was lost.
+  st->failure_code = "upstream_reset";
+  st->failure_message = "the origin reset the HTTP/2 stream (error " + std::to_string(error_code) + ")";
+  markReadable(*st);
 }
 
 void H2Upstream::onGoaway(uint32_t, int32_t) { closing_ = true; }
 
 void H2Upstream::onDataSent(int32_t id, size_t queued) {
-  UpstreamChannel* ch = byStream(id);
-  if (ch == nullptr || !ch->paused || queued > kStreamHighWater / 2) return;
-  ch->paused = false;
-  ch->request.resume();
-  bufferevent_enable(ch->end.get(), EV_READ);
-  resumed_.push_back(ch);  // parsed by flush(), outside the codec
+  H2Stream* st = byStream(id);
+  if (st == nullptr || !st->request_paused || queued > kStreamHighWater / 2) return;
+  st->request_paused = false;
+  writable_.push_back(st);
+}
+
+// ---- H2Stream ---------------------------------------------------------------------------------
+
+H2Stream::H2Stream(H2Upstream& c, H2StreamListener& l, std::shared_ptr<bool> alive)
+    : conn(&c), listener(l), listener_alive(std::move(alive)) {}
+
+H2Stream::~H2Stream() {
+  if (conn != nullptr) conn->release(*this);
+}
+
+Result<void> H2Stream::sendHead(const RequestHead& head) {
+  if (conn == nullptr) return makeError("upstream_reset", "the origin's HTTP/2 connection closed");
+  if (auto valid = checkRequestHead(head.method, head.target, head.headers); !valid.ok()) {
+    return valid;
+  }
+  auto h2 = h2RequestFromH1(head, "https");
+  if (!h2.ok()) return makeError("invalid_head", h2.error().message);
+  request_has_body = head.hasBody();
+  head_request = head.method == "HEAD";
+  auto stream = conn->codec().submitRequest(h2->method, h2->scheme, h2->authority, h2->path,
+                                            h2->headers, !request_has_body);
+  if (!stream.ok()) return stream.error();
+  id = stream.value();
+  conn->bindStream(id, this);
+  conn->flushLater();
+  return {};
+}
+
+void H2Stream::sendBody(Buffer& bytes) {
+  if (conn == nullptr || id == 0 || bytes.empty()) {
+    bytes.clear();
+    return;
+  }
+  (void)conn->codec().submitData(id, bytes, false);
+  conn->flushLater();
+}
+
+void H2Stream::sendEnd() {
+  if (conn == nullptr || id == 0 || !request_has_body) return;
+  (void)conn->codec().submitData(id, std::string_view(), true);
+  conn->flushLater();
+}
+
+bool H2Stream::requestBackedUp() {
+  if (conn == nullptr || id == 0) return false;
+  if (conn->codec().outboundQueued(id) < kStreamHighWater) return false;
+  request_paused = true;  // onDataSent says when half of it went
+  return true;
+}
+
+Result<void> H2Stream::deliver(Http1ParserCallbacks& events) {
+  if (delivering_) return {};
+  delivering_ = true;
+  size_t taken = 0;
+  while (!paused_ && !stopped_ && !complete_) {
+    if (!heads.empty()) {
+      ResponseHead head = std::move(heads.front());
+      heads.erase(heads.begin());
+      const bool informational = head.isInformational();
+      const HeadAction action = events.onResponseHead(head);
+      if (action == HeadAction::Stop) {
+        stopped_ = true;
+        break;
+      }
+      if (informational) {
+        Headers none;
+        (void)events.onMessageComplete(none);  // a 1xx message ends with its head
+        continue;
+      }
+      final_head_ = true;
+      continue;
+    }
+    if (!final_head_) break;
+    if (!body.empty()) {
+      Buffer chunk;
+      chunk.moveFrom(body);
+      const std::string_view bytes = chunk.view();
+      taken += bytes.size();
+      if (events.onBody(bytes.data(), bytes.size()) == FlowAction::Pause) paused_ = true;
+      continue;
+    }
+    if (!ended) break;
+    complete_ = true;
+    Headers trailers;
+    (void)events.onMessageComplete(trailers);
+  }
+  delivering_ = false;
+  if (stopped_) {  // the rest goes nowhere
+    taken += body.size();
+    body.clear();
+  }
+  if (taken != 0 && conn != nullptr && id != 0) {
+    conn->codec().consumed(id, taken);  // the origin may send that much more
+    conn->flushLater();
+  }
+  armTimer();
+  if (!complete_ && !stopped_ && !paused_ && !failure_code.empty() && heads.empty() &&
+      body.empty()) {
+    return makeError(failure_code, failure_message);
+  }
+  return {};
+}
+
+void H2Stream::resume() {
+  paused_ = false;
+  armTimer();
+}
+
+void H2Stream::setTimeout(uint32_t ms) {
+  timeout_ms_ = ms;
+  armTimer();
+}
+
+void H2Stream::received() { armTimer(); }  // restarts the origin's silence
+
+void H2Stream::armTimer() {
+  const bool want = timeout_ms_ != 0 && !paused_ && !ended && failure_code.empty() &&
+                    conn != nullptr;
+  if (!want) {
+    if (timer_) evtimer_del(timer_.get());
+    return;
+  }
+  if (!timer_) timer_.reset(evtimer_new(conn->base(), onStreamTimeoutCb, this));
+  if (!timer_) return;
+  timeval tv{static_cast<time_t>(timeout_ms_ / 1000),
+             static_cast<suseconds_t>((timeout_ms_ % 1000) * 1000)};
+  evtimer_add(timer_.get(), &tv);
+}
+
+void H2Stream::onTimeout() {
+  if (ended || !failure_code.empty()) return;
+  failure_code = "upstream_timeout";
+  failure_message = "the origin did not answer within request_timeout_ms";
+  listener.onH2StreamReadable();  // from the event loop: the exchange may end this stream now
+}
+
+void H2Stream::detach(const std::string& why) {
+  conn = nullptr;
+  id = 0;
+  if (timer_) evtimer_del(timer_.get());
+  if (!ended && failure_code.empty()) {
+    failure_code = "upstream_reset";
+    failure_message = why;
+  }
 }
 
 // ---- the pool ---------------------------------------------------------------------------------
@@ -457,11 +527,13 @@ H2UpstreamPool::~H2UpstreamPool() {
   connections_.clear();
 }
 
-std::unique_ptr<PooledConnection> H2UpstreamPool::openChannel(const std::string& key) {
+std::unique_ptr<H2Stream> H2UpstreamPool::openStream(const std::string& key,
+                                                     H2StreamListener& listener,
+                                                     std::shared_ptr<bool> alive) {
   auto it = connections_.find(key);
   if (it == connections_.end()) return nullptr;
   for (auto& conn : it->second) {
-    if (conn->hasCapacity()) return conn->openChannel();
+    if (conn->hasCapacity()) return conn->openStream(listener, std::move(alive));
   }
   return nullptr;
 }
@@ -470,7 +542,7 @@ H2Upstream* H2UpstreamPool::start(std::unique_ptr<PooledConnection> tls) {
   auto conn = std::make_unique<H2Upstream>(*this, tls->key, std::move(tls->bev), max_header_bytes_);
   H2Upstream* raw = conn.get();
   connections_[raw->key()].push_back(std::move(conn));
-  if (!raw->start(base_)) {
+  if (!raw->start()) {
     raw->close();
     return nullptr;
   }
@@ -478,9 +550,11 @@ H2Upstream* H2UpstreamPool::start(std::unique_ptr<PooledConnection> tls) {
   return raw;
 }
 
-std::unique_ptr<PooledConnection> H2UpstreamPool::adopt(std::unique_ptr<PooledConnection> tls) {
+std::unique_ptr<H2Stream> H2UpstreamPool::adopt(std::unique_ptr<PooledConnection> tls,
+                                                H2StreamListener& listener,
+                                                std::shared_ptr<bool> alive) {
   H2Upstream* conn = start(std::move(tls));
-  return conn != nullptr ? conn->openChannel() : nullptr;
+  return conn != nullptr ? conn->openStream(listener, std::move(alive)) : nullptr;
 }
 
 struct H2UpstreamPool::Parked {
@@ -562,6 +636,11 @@ void H2UpstreamPool::probeFinished(const std::string& key) {
   for (auto& fn : w->second) ready_.push_back(std::move(fn));
   waiters_.erase(w);
   event_active(wake_ev_.get(), 0, 0);  // from the loop: never inside the prober's callbacks
+}
+
+void H2UpstreamPool::later(std::function<void()> fn) {
+  ready_.push_back(std::move(fn));
+  event_active(wake_ev_.get(), 0, 0);
 }
 
 void H2UpstreamPool::runWaiters() {

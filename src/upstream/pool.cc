@@ -18,10 +18,6 @@ void onIdleEvent(bufferevent*, short what, void* arg) noexcept {
 }
 }  // namespace
 
-PooledConnection::~PooledConnection() {
-  if (bev && channel) bufferevent_flush(bev.get(), EV_WRITE, BEV_FINISHED);
-}
-
 ConnectionPool::ConnectionPool(event_base* base, uint32_t idle_timeout_ms,
                                size_t max_idle_per_origin)
     : base_(base), idle_timeout_ms_(idle_timeout_ms), max_idle_per_origin_(max_idle_per_origin) {}

@@ -20,21 +20,15 @@ class ConnectionPool;
 
 struct PooledConnection {
   PooledConnection() = default;
-  // A channel's end is handed back with an end-of-stream, so the HTTP/2 connection behind it
-  // learns at once that the exchange let go (and cancels its stream if it was not done).
-  ~PooledConnection();
   PooledConnection(const PooledConnection&) = delete;
   PooledConnection& operator=(const PooledConnection&) = delete;
 
   std::string key;
-  BufferEventPtr bev;     // owns the socket (BEV_OPT_CLOSE_ON_FREE), or a channel's pair end
+  BufferEventPtr bev;     // owns the socket (BEV_OPT_CLOSE_ON_FREE)
   uint64_t requests = 0;  // exchanges carried so far
   // Set while idle in the pool: lets the idle callbacks find and drop this entry. The pool
   // outlives its entries (it is destroyed last by the worker), so the pointer cannot dangle.
   ConnectionPool* pool = nullptr;
-  // A channel to a multiplexed HTTP/2 connection (listeners/h2_upstream.h): one exchange's,
-  // never pooled.
-  bool channel = false;
   // While this connection's TLS handshake runs: what tells the exchanges waiting to learn
   // whether the origin speaks h2 that it is over (released when the handshake ends).
   std::shared_ptr<void> probe;

@@ -5,6 +5,10 @@
 //   GET  /bytes?n=N&seed=S  N bytes of a seeded pattern, with x-body-sha256
 //   POST /echo              the request body back, with x-body-length and x-body-sha256
 //   GET  /hello             a short text answer
+//   GET  /zeros?n=N         N zero bytes, written as the client's window allows (no length)
+//   GET  /reset-midway      a 200 head (content-length 100000), 1000 bytes, then RST_STREAM
+//   GET  /refuse            RST_STREAM INTERNAL_ERROR before any answer
+//   GET  /silent            never answers (the stream stays open)
 import fs from "node:fs";
 import http2 from "node:http2";
 
@@ -36,6 +40,7 @@ function pattern(n, seed) {
 const sha = (b) => crypto.createHash("sha256").update(b).digest("hex");
 
 server.on("stream", (stream, headers) => {
+  stream.on("error", () => {});  // resets (ours or the proxy's) must not end the origin
   const url = new URL(headers[":path"], "https://origin");
   if (url.pathname === "/bytes") {
     const body = pattern(Number(url.searchParams.get("n") || "0"), Number(url.searchParams.get("seed") || "1"));
@@ -51,6 +56,34 @@ server.on("stream", (stream, headers) => {
                        "x-body-length": String(body.length), "x-body-sha256": sha(body) });
       stream.end(body);
     });
+  } else if (url.pathname === "/zeros") {
+    let left = Number(url.searchParams.get("n") || "0");
+    const chunk = Buffer.alloc(64 * 1024);
+    stream.respond({ ":status": 200, "content-type": "application/octet-stream" });
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!stream.write(chunk.subarray(0, n))) {
+          stream.once("drain", pump);
+          return;
+        }
+      }
+      stream.end();
+    };
+    pump();
+  } else if (url.pathname === "/reset-midway") {
+    // Announces more than it sends, so the answer cannot pass for whole even if Node ended the
+    // stream before the reset.
+    stream.respond({ ":status": 200, "content-type": "application/octet-stream",
+                     "content-length": "100000" });
+    stream.write(Buffer.alloc(1000, 0x61), () => {
+      setTimeout(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR), 50);
+    });
+  } else if (url.pathname === "/refuse") {
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  } else if (url.pathname === "/silent") {
+    // no answer: the stream stays open until the proxy gives up on it
   } else if (url.pathname === "/hello") {
     stream.respond({ ":status": 200, "content-type": "text/plain" });
     stream.end("hello over h2\n");

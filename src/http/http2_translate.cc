@@ -117,24 +117,31 @@ size_t joinCookieCrumbs(Headers& headers) {
 }
 
 Result<RequestHead> h1RequestFromH2(const Http2RequestHead& h2, bool body_follows) {
+  Http2RequestHead copy = h2;
+  return h1RequestFromH2(std::move(copy), body_follows);
+}
+
+Result<RequestHead> h1RequestFromH2(Http2RequestHead&& h2, bool body_follows) {
   RequestHead h1;
-  h1.method = h2.method;
+  h1.method = std::move(h2.method);
   h1.version_major = 1;
   h1.version_minor = 1;
-  h1.target = h1.isConnect() ? h2.authority : h2.path;
+  h1.target = h1.isConnect() ? h2.authority : std::move(h2.path);
   if (h1.target.empty()) return makeError("bad_request", "the request has no target");
-  h1.headers = h2.headers;
-  h1.headers.remove("host");
   // RFC 9113 §8.3.1: an intermediary makes Host from :authority; a Host field only stands in
   // when there is no :authority.
-  const std::string* host = h2.headers.find("host");
+  std::string host;
   if (!h2.authority.empty()) {
-    h1.headers.fields().insert(h1.headers.fields().begin(), HeaderField{"host", h2.authority});
-  } else if (host != nullptr) {
-    h1.headers.fields().insert(h1.headers.fields().begin(), HeaderField{"host", *host});
+    host = std::move(h2.authority);
+  } else if (const std::string* field = h2.headers.find("host")) {
+    host = *field;
   } else {
     return makeError("bad_request", "the request names no authority");
   }
+  h2.headers.remove("host");
+  auto& fields = h2.headers.fields();
+  fields.insert(fields.begin(), HeaderField{"host", std::move(host)});
+  h1.headers = std::move(h2.headers);
   joinCookieCrumbs(h1.headers);
   const std::string* length = h1.headers.find("content-length");
   if (length != nullptr) {
@@ -160,19 +167,29 @@ Headers h2ResponseFieldsFromH1(const ResponseHead& h1) {
 
 Result<ResponseHead> h1ResponseFromH2(uint16_t status, const Headers& h2, bool body_follows,
                                       bool request_was_head) {
+  Headers copy = h2;
+  return h1ResponseFromH2(status, std::move(copy), body_follows, request_was_head);
+}
+
+Result<ResponseHead> h1ResponseFromH2(uint16_t status, Headers&& h2, bool body_follows,
+                                      bool request_was_head) {
   ResponseHead h1;
   h1.status = status;
-  h1.headers = h2;
-  const std::string* length = h2.find("content-length");
   uint64_t n = 0;
-  if (length != nullptr && (h2.count("content-length") != 1 || !parseLength(*length, n))) {
-    return makeError("bad_response", "malformed content-length");
+  std::string length;
+  if (const std::string* field = h2.find("content-length")) {
+    if (h2.count("content-length") != 1 || !parseLength(*field, n)) {
+      return makeError("bad_response", "malformed content-length");
+    }
+    length = *field;
   }
-  h1.headers.remove("content-length");
+  const bool has_length = !length.empty();
+  h1.headers = std::move(h2);
+  if (has_length) h1.headers.remove("content-length");
   if (status < 200 || status == 204 || status == 304) {
     h1.framing = BodyFraming::None;
-    if (status == 304 && length != nullptr) h1.headers.add("content-length", *length);
-  } else if (length != nullptr) {
+    if (status == 304 && has_length) h1.headers.add("content-length", length);
+  } else if (has_length) {
     h1.framing = BodyFraming::ContentLength;
     h1.content_length = n;
   } else if (!body_follows || request_was_head) {

@@ -36,6 +36,7 @@ Result<Http2RequestHead> h2RequestFromH1(const RequestHead& h1, std::string_view
 // given (Error "bad_request" if it is not one decimal number), else Chunked when a body follows
 // (te: trailers then travels with "Connection: te"), else None.
 Result<RequestHead> h1RequestFromH2(const Http2RequestHead& h2, bool body_follows);
+Result<RequestHead> h1RequestFromH2(Http2RequestHead&& h2, bool body_follows);  // moves from h2
 
 // An HTTP/1 response head as HTTP/2: the status and the fields made fit (reason phrase lost;
 // Content-Length kept for ContentLength framing, nghttp2 checks it against the DATA).
@@ -47,6 +48,8 @@ Headers h2ResponseFieldsFromH1(const ResponseHead& h1);
 // malformed); ContentLength 0 when no body follows; else Chunked.
 Result<ResponseHead> h1ResponseFromH2(uint16_t status, const Headers& h2, bool body_follows,
                                       bool request_was_head = false);
+Result<ResponseHead> h1ResponseFromH2(uint16_t status, Headers&& h2, bool body_follows,
+                                      bool request_was_head = false);  // moves from h2
 
 // Joins every cookie field into one "a=1; b=2" field where the first one was (HTTP/2 sends
 // crumbs; an HTTP/1 origin expects one Cookie line). Returns how many fields were merged away.

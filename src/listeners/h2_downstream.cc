@@ -308,7 +308,7 @@ void H2Downstream::onRequestHeaders(int32_t id, Http2RequestHead& head, bool end
                   "CONNECT inside HTTP/2 is not supported: open a new connection to the proxy");
     return;
   }
-  auto request = h1RequestFromH2(head, !end_stream);
+  auto request = h1RequestFromH2(std::move(head), !end_stream);
   if (!request.ok()) {
     answerLocally(id, 400, request.error().code, request.error().message);
     return;

@@ -310,7 +310,8 @@ void H2Upstream::onResponseHeaders(int32_t id, uint16_t status, Headers& headers
       head.headers = std::move(headers);
       st->heads.push_back(std::move(head));
     }
-  } else if (auto head = h1ResponseFromH2(status, headers, !end_stream, st->head_request);
+  } else if (auto head = h1ResponseFromH2(status, std::move(headers), !end_stream,
+                                          st->head_request);
              head.ok()) {
     st->heads.push_back(std::move(head.value()));
     if (end_stream) st->ended = true;

@@ -37,8 +37,9 @@ bool isSensitive(std::string_view lower_name, std::string_view value) {
 bool buildNv(const Headers* pseudo, const Headers& fields, std::vector<std::string>& names,
              std::vector<nghttp2_nv>& nv, bool skip_invalid) {
   names.clear();
-  names.reserve((pseudo ? pseudo->size() : 0) + fields.size());
+  names.reserve(fields.size());  // never reallocated below: nv points into its strings
   nv.clear();
+  nv.reserve((pseudo ? pseudo->size() : 0) + fields.size());
   auto push = [&](const std::string& name, const std::string& value, uint8_t flags) {
     nv.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                             reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
@@ -48,16 +49,22 @@ bool buildNv(const Headers* pseudo, const Headers& fields, std::vector<std::stri
     for (const auto& f : pseudo->fields()) push(f.name, f.value, NGHTTP2_NV_FLAG_NONE);
   }
   for (const auto& f : fields.fields()) {
-    std::string lower(f.name.size(), '\0');
-    std::transform(f.name.begin(), f.name.end(), lower.begin(), lowerAscii);
-    if (!isValidFieldName(lower) || !isValidFieldValue(f.value)) {
+    // Names are usually lower-case already (HTTP/2 fields, or made so by the translation):
+    // only the others are copied.
+    const std::string* name = &f.name;
+    if (std::any_of(f.name.begin(), f.name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      std::string lower(f.name.size(), '\0');
+      std::transform(f.name.begin(), f.name.end(), lower.begin(), lowerAscii);
+      names.push_back(std::move(lower));
+      name = &names.back();
+    }
+    if (!isValidFieldName(*name) || !isValidFieldValue(f.value)) {
       if (skip_invalid) continue;
       return false;
     }
-    if (isConnectionSpecific(lower, f.value)) continue;
-    names.push_back(std::move(lower));
-    push(names.back(), f.value,
-         isSensitive(names.back(), f.value) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE);
+    if (isConnectionSpecific(*name, f.value)) continue;
+    push(*name, f.value,
+         isSensitive(*name, f.value) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE);
   }
   return true;
 }
@@ -374,8 +381,10 @@ Result<int32_t> Http2Session::submitHeaders(HeadersKind kind, int32_t stream_id,
                                             const Headers& pseudo, const Headers& fields,
                                             bool end_stream) {
   if (!session_) return makeError("h2_internal", "HTTP/2 session not initialised");
-  std::vector<std::string> names;
-  std::vector<nghttp2_nv> nv;
+  // Reused from submit to submit on this thread: nghttp2 copies what they point to during the
+  // call, and nothing in between submits again.
+  static thread_local std::vector<std::string> names;
+  static thread_local std::vector<nghttp2_nv> nv;
   if (!buildNv(&pseudo, fields, names, nv, /*skip_invalid=*/false)) {
     return makeError("invalid_field", "a header field name or value is not valid HTTP");
   }

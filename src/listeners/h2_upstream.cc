@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -468,41 +469,65 @@ Result<void> H2Stream::deliver(Http1ParserCallbacks& events) {
 
 void H2Stream::resume() {
   paused_ = false;
+  last_activity_ = std::chrono::steady_clock::now();  // the wait on the origin starts again
   armTimer();
 }
 
 void H2Stream::setTimeout(uint32_t ms) {
   timeout_ms_ = ms;
+  last_activity_ = std::chrono::steady_clock::now();
+  disarmTimer();
   armTimer();
 }
 
-void H2Stream::received() { armTimer(); }  // restarts the origin's silence
+// A frame of this stream restarts the origin's silence. The timer is not moved for it (two or
+// three frames per exchange): onTimeout() looks at the last one and waits the rest.
+void H2Stream::received() {
+  last_activity_ = std::chrono::steady_clock::now();
+  armTimer();
+}
+
+void H2Stream::disarmTimer() {
+  if (timer_armed_) evtimer_del(timer_.get());
+  timer_armed_ = false;
+}
 
 void H2Stream::armTimer() {
   const bool want = timeout_ms_ != 0 && !paused_ && !ended && failure_code.empty() &&
                     conn != nullptr;
   if (!want) {
-    if (timer_) evtimer_del(timer_.get());
+    disarmTimer();
     return;
   }
+  if (timer_armed_) return;
   if (!timer_) timer_.reset(evtimer_new(conn->base(), onStreamTimeoutCb, this));
   if (!timer_) return;
-  timeval tv{static_cast<time_t>(timeout_ms_ / 1000),
-             static_cast<suseconds_t>((timeout_ms_ % 1000) * 1000)};
+  const auto deadline = last_activity_ + std::chrono::milliseconds(timeout_ms_);
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+      deadline - std::chrono::steady_clock::now());
+  const int64_t us = std::max<int64_t>(left.count(), 0);
+  timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
   evtimer_add(timer_.get(), &tv);
+  timer_armed_ = true;
 }
 
 void H2Stream::onTimeout() {
+  timer_armed_ = false;
   if (ended || !failure_code.empty()) return;
+  if (std::chrono::steady_clock::now() - last_activity_ <
+      std::chrono::milliseconds(timeout_ms_)) {
+    armTimer();  // the origin spoke meanwhile: wait for the rest of the interval
+    return;
+  }
   failure_code = "upstream_timeout";
   failure_message = "the origin did not answer within request_timeout_ms";
   listener.onH2StreamReadable();  // from the event loop: the exchange may end this stream now
 }
 
 void H2Stream::detach(const std::string& why) {
+  disarmTimer();
   conn = nullptr;
   id = 0;
-  if (timer_) evtimer_del(timer_.get());
   if (!ended && failure_code.empty()) {
     failure_code = "upstream_reset";
     failure_message = why;

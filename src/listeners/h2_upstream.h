@@ -15,6 +15,7 @@
 // Single-threaded: each worker has its own H2UpstreamPool.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
@@ -100,13 +101,16 @@ class H2Stream {
 
  private:
   void armTimer();
+  void disarmTimer();
   bool paused_ = false;
   bool stopped_ = false;    // a head callback said Stop: nothing more is delivered
   bool final_head_ = false;
   bool complete_ = false;   // onMessageComplete of the final response was delivered
   bool delivering_ = false;
   uint32_t timeout_ms_ = 0;
+  std::chrono::steady_clock::time_point last_activity_{};
   EventPtr timer_;
+  bool timer_armed_ = false;
 };
 
 // A TLS handshake to an origin whose ALPN answer is awaited. Finished (or destroyed: the

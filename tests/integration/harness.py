@@ -4,6 +4,7 @@ Environment (set by tests/CMakeLists.txt): AIWARDEN_BIN (the binary), AIWARDEN_S
 Run by hand from tests/integration: `AIWARDEN_BIN=../../build/aiwarden python3 -m unittest -v`.
 """
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -671,3 +672,35 @@ class ProxyTestCase(unittest.TestCase):
     def assertProxyAlive(self, proxy: Proxy):
         self.assertTrue(proxy.alive(), "aiwarden died (exit %s)\n%s"
                         % (proxy.proc.poll(), proxy.log_tail()))
+
+    def assertProxyStaysSmall(self, proxy: Proxy, what: str, limit_mib: int = 64,
+                              settle_s: float = 2.0):
+        """After settle_s (loopback moves 100 MiB in well under that: without back-pressure it
+        would all be in the proxy by then), the proxy's RSS is under limit_mib. Not checked
+        under ASan, whose shadow memory and quarantine make RSS say nothing."""
+        time.sleep(settle_s)
+        rss_kib = 0
+        with open("/proc/%d/status" % proxy.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss_kib = int(line.split()[1])
+        print("  proxy RSS, %s: %.1f MiB" % (what, rss_kib / 1024))
+        if SANITIZED:
+            print("  RSS bound not checked: sanitized build")
+        else:
+            self.assertLess(rss_kib, limit_mib * 1024)
+
+
+@contextlib.contextmanager
+def stalled_node_h2_client(node: str, client_js: str, cwd: str, **env):
+    """Runs tests/node/h2_client.mjs in MODE=stall (its answer's reading stops after the first
+    bytes) and yields the line it prints once stalled; the client ends when the block does."""
+    p = subprocess.Popen([node, client_js], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=cwd, env=clean_env(MODE="stall", **env))
+    try:
+        yield json.loads(p.stdout.readline())
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+        p.stdout.close()
+        p.stderr.close()

@@ -190,53 +190,27 @@ class Http2UpstreamTest(ProxyTestCase):
         self.assertEqual(json.loads(r.body)["error"], "upstream_timeout", r.body)
         self.assertGreaterEqual(time.monotonic() - start, 1.4)  # request_timeout_ms: 1500
 
-    def _rss_kib(self):
-        with open("/proc/%d/status" % self.proxy.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def _assert_small_while_stalled(self, what):
-        # Loopback moves 100 MiB in well under this: without back-pressure from the client
-        # through the h2 stream to the origin, it would all be in the proxy by now.
-        time.sleep(2)
-        rss_kib = self._rss_kib()
-        print("  proxy RSS, %s: %.1f MiB" % (what, rss_kib / 1024))
-        if harness.SANITIZED:  # ASan's shadow memory and quarantine: RSS says nothing
-            print("  RSS bound not checked: sanitized build")
-        else:
-            self.assertLess(rss_kib, 64 * 1024)
-
     def test_an_http1_client_reading_slowly_from_an_h2_origin_keeps_the_proxy_small(self):
         p = subprocess.Popen(["curl", "-s", "--http1.1", "--limit-rate", "20K", "-o", "/dev/null",
                               "--proxy", "http://127.0.0.1:%d" % self.proxy.proxy_port,
                               "--cacert", self.proxy_ca, "https://%s/zeros?n=%d" % (HOST, 100 * MIB)],
                              env=harness.clean_env())
         try:
-            self._assert_small_while_stalled("an HTTP/1.1 client at 20 KiB/s, 100 MiB h2 answer")
+            self.assertProxyStaysSmall(self.proxy,
+                                       "an HTTP/1.1 client at 20 KiB/s, 100 MiB h2 answer")
         finally:
             p.kill()
             p.wait(timeout=30)
         self.assertProxyAlive(self.proxy)
 
     def test_an_h2_client_that_stops_reading_an_h2_origins_answer_keeps_the_proxy_small(self):
-        p = subprocess.Popen([NODE, CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, cwd=TESTS_DIR, env=harness.clean_env(
-                                 PROXY="127.0.0.1:%d" % self.proxy.proxy_port, CA=self.proxy_ca,
-                                 MODE="stall", TARGET="https://%s" % HOST,
-                                 URL_PATH="/zeros?n=%d" % (100 * MIB)))
-        try:
-            line = json.loads(p.stdout.readline())
+        with harness.stalled_node_h2_client(
+                NODE, CLIENT, TESTS_DIR, PROXY="127.0.0.1:%d" % self.proxy.proxy_port,
+                CA=self.proxy_ca, TARGET="https://%s" % HOST,
+                URL_PATH="/zeros?n=%d" % (100 * MIB)) as line:
             self.assertIn("stalled", line)
-            self._assert_small_while_stalled("a stalled h2 client, 100 MiB h2 answer")
-        finally:
-            p.stdin.close()
-            p.wait(timeout=30)
-            p.stdout.close()
-            p.stderr.close()
+            self.assertProxyStaysSmall(self.proxy, "a stalled h2 client, 100 MiB h2 answer")
         self.assertProxyAlive(self.proxy)
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -458,11 +458,15 @@ void StreamBridge::requestTaken(size_t n) {
 
 void StreamBridge::exchangeEnded() {
   exchange = nullptr;
+  // Request bytes it had not taken yet (it ended mid-upload: a refusal, an error) never will
+  // be: the client's windows must not stay short by them while the stream is still open.
+  Http2ServerSession& codec = owner.codec();
+  if (const uint64_t left = codec.unconsumed(id)) codec.consumed(id, static_cast<size_t>(left));
   // The exchange ended before its answer was whole (the origin failed mid-answer, a filter cut
   // it): the only honest signal left is to reset the stream.
   if (!response_done) {
     response_done = true;
-    (void)owner.codec().resetStream(id, kH2InternalError);
+    (void)codec.resetStream(id, kH2InternalError);
   }
   owner.flushLater();
 }

@@ -180,10 +180,15 @@ std::string_view reasonPhrase(uint16_t status) {
   // clang-format on
 }
 
-Result<void> checkRequestHead(std::string_view method, std::string_view target,
-                              const Headers& headers) {
+Result<void> checkRequestLine(std::string_view method, std::string_view target) {
   if (!isValidFieldName(method)) return makeError("invalid_head", "invalid request method");
   if (!isVisibleAscii(target)) return makeError("invalid_head", "invalid request-target");
+  return {};
+}
+
+Result<void> checkRequestHead(std::string_view method, std::string_view target,
+                              const Headers& headers) {
+  if (auto line = checkRequestLine(method, target); !line.ok()) return line;
   return checkFields(headers);
 }
 

@@ -36,6 +36,8 @@ Result<void> writeRequestHead(Buffer& out, const RequestHead& head);
 // another form (HTTP/2) but must meet the same rules.
 Result<void> checkRequestHead(std::string_view method, std::string_view target,
                               const Headers& headers);
+// Its first half: the method is a token, the target visible ASCII.
+Result<void> checkRequestLine(std::string_view method, std::string_view target);
 
 // Appends "HTTP/1.1 <status> <reason>\r\n", the fields (framing as for requests) and "\r\n". An
 // empty `reason` takes reasonPhrase(status). Fails (code "invalid_head", nothing written) on a

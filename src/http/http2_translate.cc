@@ -34,6 +34,11 @@ bool parseLength(std::string_view v, uint64_t& out) {
 }  // namespace
 
 Headers h2FieldsFromH1(const Headers& h1) {
+  Headers copy = h1;
+  return h2FieldsFromH1(std::move(copy));
+}
+
+Headers h2FieldsFromH1(Headers&& h1) {
   std::vector<std::string> named;  // fields a Connection option names are hop-by-hop too
   for (const auto& f : h1.fields()) {
     if (!equalsIgnoreCase(f.name, "connection")) continue;
@@ -45,18 +50,20 @@ Headers h2FieldsFromH1(const Headers& h1) {
   }
   Headers out;
   bool te_trailers = false;
-  for (const auto& f : h1.fields()) {
-    std::string name = lowered(f.name);
-    if (isConnectionSpecificName(name)) continue;
-    if (std::find(named.begin(), named.end(), name) != named.end()) continue;
-    if (name == "te") {
+  for (auto& f : h1.fields()) {
+    for (char& c : f.name) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+    if (isConnectionSpecificName(f.name)) continue;
+    if (std::find(named.begin(), named.end(), f.name) != named.end()) continue;
+    if (f.name == "te") {
       // RFC 9113 §8.2.2: only "trailers" may cross into HTTP/2.
       forEachListElement(f.value, [&](std::string_view e) {
         if (equalsIgnoreCase(e.substr(0, e.find(';')), "trailers")) te_trailers = true;
       });
       continue;
     }
-    out.add(std::move(name), f.value);
+    out.add(std::move(f.name), std::move(f.value));
   }
   if (te_trailers) out.add("te", "trailers");
   return out;
@@ -157,7 +164,12 @@ Result<RequestHead> h1RequestFromH2(Http2RequestHead&& h2, bool body_follows) {
 }
 
 Headers h2ResponseFieldsFromH1(const ResponseHead& h1) {
-  Headers out = h2FieldsFromH1(h1.headers);
+  ResponseHead copy = h1;
+  return h2ResponseFieldsFromH1(std::move(copy));
+}
+
+Headers h2ResponseFieldsFromH1(ResponseHead&& h1) {
+  Headers out = h2FieldsFromH1(std::move(h1.headers));
   out.remove("content-length");
   if (h1.framing == BodyFraming::ContentLength && h1.status >= 200 && h1.status != 204) {
     out.add("content-length", std::to_string(h1.content_length));

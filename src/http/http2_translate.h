@@ -22,6 +22,7 @@ namespace aiw {
 // The fields of an HTTP/1 message, made fit for HTTP/2 (the rules above, Host included: it is
 // removed; read it first). Also for trailers.
 Headers h2FieldsFromH1(const Headers& h1);
+Headers h2FieldsFromH1(Headers&& h1);  // moves the fields out of h1
 
 // An HTTP/1 request head as an HTTP/2 request. `scheme` is the one the upstream connection
 // uses ("https" for intercepted TLS). origin-form takes :authority from Host; absolute-form
@@ -41,6 +42,7 @@ Result<RequestHead> h1RequestFromH2(Http2RequestHead&& h2, bool body_follows);  
 // An HTTP/1 response head as HTTP/2: the status and the fields made fit (reason phrase lost;
 // Content-Length kept for ContentLength framing, nghttp2 checks it against the DATA).
 Headers h2ResponseFieldsFromH1(const ResponseHead& h1);
+Headers h2ResponseFieldsFromH1(ResponseHead&& h1);  // moves the fields out of h1
 
 // An HTTP/2 response head as an HTTP/1.1 head. `body_follows`: the HEADERS frame did not end
 // the stream; `request_was_head`: the request was HEAD (no body ever, the length is passed on).

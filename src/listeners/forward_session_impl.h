@@ -236,6 +236,7 @@ class ForwardSession final : public WorkerConnection,
   void afterUpstreamParse();
   void upstreamFailed(const Error& error);
   void writeResponseHeadDownstream(ResponseHead& head);
+  void noteResponseStarted(const ResponseHead& head);  // status, SSE: the head went out
   void releaseUpstream(bool reusable);
   bool upstreamBackedUp() const;
 

@@ -572,25 +572,31 @@ void ForwardSession::writeResponseHeadDownstream(ResponseHead& head) {
   }
   if (on_stream_) {
     // HTTP/2 frames the body itself; the codec checks the fields (none is connection-specific
-    // after removeHopByHopHeaders).
+    // after removeHopByHopHeaders). The port may take the fields: read what is needed first.
+    noteResponseStarted(head);
     if (port_ != nullptr) port_->answerHead(head, ex.downstream_framing == BodyFraming::None);
-  } else {
-    if (close_after_response_ || draining_) {
-      close_after_response_ = true;
-      head.headers.set("Connection", "close");
-    } else if (client_http10) {
-      head.headers.set("Connection", "keep-alive");
-    }
-    head.version_major = 1;
-    head.version_minor = 1;
-    Buffer out;
-    if (auto r = writeResponseHead(out, head); !r.ok()) {
-      ex.response_block = Verdict::block(502, "the response head cannot be forwarded: " +
-                                                  r.error().message);
-      return;
-    }
-    bufferevent_write_buffer(down_.get(), out.raw());
+    return;
   }
+  if (close_after_response_ || draining_) {
+    close_after_response_ = true;
+    head.headers.set("Connection", "close");
+  } else if (client_http10) {
+    head.headers.set("Connection", "keep-alive");
+  }
+  head.version_major = 1;
+  head.version_minor = 1;
+  Buffer out;
+  if (auto r = writeResponseHead(out, head); !r.ok()) {
+    ex.response_block = Verdict::block(502, "the response head cannot be forwarded: " +
+                                                r.error().message);
+    return;
+  }
+  bufferevent_write_buffer(down_.get(), out.raw());
+  noteResponseStarted(head);
+}
+
+void ForwardSession::noteResponseStarted(const ResponseHead& head) {
+  Exchange& ex = *ex_;
   ex.response_started = true;
   ex.info.status = head.status;
   if (const std::string* type = head.headers.find("content-type")) {

@@ -48,7 +48,7 @@ struct StreamBridge final : public StreamPort {
   ~StreamBridge() override;
 
   void answerInformational(const ResponseHead& head) override;
-  void answerHead(const ResponseHead& head, bool no_body) override;
+  void answerHead(ResponseHead& head, bool no_body) override;
   void answerBody(Buffer& bytes) override;
   void answerEnd(const Headers* trailers) override;
   bool answerBackedUp() const override;
@@ -409,11 +409,12 @@ void StreamBridge::answerInformational(const ResponseHead& head) {
   owner.flushLater();
 }
 
-void StreamBridge::answerHead(const ResponseHead& head, bool no_body) {
+void StreamBridge::answerHead(ResponseHead& head, bool no_body) {
   if (response_started) return;  // one final head per stream
   response_started = true;
   Http2ServerSession& codec = owner.codec();
-  if (!codec.submitResponse(id, head.status, h2ResponseFieldsFromH1(head), no_body).ok()) {
+  if (!codec.submitResponse(id, head.status, h2ResponseFieldsFromH1(std::move(head)), no_body)
+           .ok()) {
     // A field HTTP/2 cannot carry, or the stream is gone: the client learns by a reset, the
     // exchange when the stream closes (~StreamBridge).
     (void)codec.resetStream(id, kH2InternalError);

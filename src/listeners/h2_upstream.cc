@@ -376,16 +376,20 @@ H2Stream::~H2Stream() {
 
 Result<void> H2Stream::sendHead(const RequestHead& head) {
   if (conn == nullptr) return makeError("upstream_reset", "the origin's HTTP/2 connection closed");
-  if (auto valid = checkRequestHead(head.method, head.target, head.headers); !valid.ok()) {
-    return valid;
-  }
+  // The fields are checked where the header list is built (Http2Session, "invalid_field").
+  if (auto valid = checkRequestLine(head.method, head.target); !valid.ok()) return valid;
   auto h2 = h2RequestFromH1(head, "https");
   if (!h2.ok()) return makeError("invalid_head", h2.error().message);
   request_has_body = head.hasBody();
   head_request = head.method == "HEAD";
   auto stream = conn->codec().submitRequest(h2->method, h2->scheme, h2->authority, h2->path,
                                             h2->headers, !request_has_body);
-  if (!stream.ok()) return stream.error();
+  if (!stream.ok()) {
+    if (stream.error().code == "invalid_field") {
+      return makeError("invalid_head", stream.error().message);  // as writeRequestHead says
+    }
+    return stream.error();
+  }
   id = stream.value();
   conn->bindStream(id, this);
   conn->flushLater();

@@ -57,7 +57,7 @@ class H2Stream {
   H2Stream(const H2Stream&) = delete;
   H2Stream& operator=(const H2Stream&) = delete;
 
-  // Opens the stream with `head` (checked as writeRequestHead would; error "invalid_head"), then
+  // Opens the stream with `head` (refused as writeRequestHead would: error "invalid_head"), then
   // the body with sendBody() and sendEnd() when head.hasBody().
   Result<void> sendHead(const RequestHead& head);
   void sendBody(Buffer& bytes);  // moved

@@ -24,8 +24,8 @@ class StreamPort {
   // A 1xx head (100 Continue, 103 Early Hints); the final head follows.
   virtual void answerInformational(const ResponseHead& head) = 0;
   // The final head. `no_body`: nothing follows (HEAD, 204, 304, framing None): the stream ends
-  // with it. ContentLength framing passes the length on.
-  virtual void answerHead(const ResponseHead& head, bool no_body) = 0;
+  // with it. ContentLength framing passes the length on. The head's fields may be moved out.
+  virtual void answerHead(ResponseHead& head, bool no_body) = 0;
   // Body bytes, moved out of `bytes`.
   virtual void answerBody(Buffer& bytes) = 0;
   // The end of the answer, with trailers when given (nothing after an answerHead(no_body)).

@@ -499,8 +499,8 @@ void ForwardSession::writeLocalResponse(uint16_t status, std::string_view body,
   head.status = status >= 100 && status <= 599 ? status : 500;
   bool has_type = false;
   for (const auto& f : extra.fields()) {
-    if (equalsIgnoreCase(f.name, "content-length") || equalsIgnoreCase(f.name, "transfer-encoding") ||
-        equalsIgnoreCase(f.name, "connection")) {
+    if (equalsIgnoreCase(f.name, "content-length") ||
+        equalsIgnoreCase(f.name, "transfer-encoding") || equalsIgnoreCase(f.name, "connection")) {
       continue;
     }
     if (!isValidFieldName(f.name) || !isValidFieldValue(f.value)) continue;

@@ -343,7 +343,8 @@ void ForwardSession::parseUpstreamCorked() {
   const uint64_t bytes_out_mark = ex.info.bytes_out;
   in_upstream_parse_ = true;
   auto fed = ex.h2 ? ex.h2->deliver(ex.events)
-                   : feedFromBuffer(*ex.response_parser, bufferevent_get_input(ex.upstream->bev.get()));
+                   : feedFromBuffer(*ex.response_parser,
+                                    bufferevent_get_input(ex.upstream->bev.get()));
   if (!fed.ok()) {
     in_upstream_parse_ = false;
     if (head_not_sent && ex.response_started && !on_stream_ && down_out != nullptr &&

@@ -352,7 +352,8 @@ void H2Upstream::onStreamClosed(int32_t id, uint32_t error_code) {
   // Ended before the answer was whole (a reset, a GOAWAY that refused it): the exchange reports
   // it, or retries when nothing was lost.
   st->failure_code = "upstream_reset";
-  st->failure_message = "the origin reset the HTTP/2 stream (error " + std::to_string(error_code) + ")";
+  st->failure_message =
+      "the origin reset the HTTP/2 stream (error " + std::to_string(error_code) + ")";
   markReadable(*st);
 }
 

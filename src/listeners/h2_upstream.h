@@ -68,8 +68,8 @@ class H2Stream {
 
   // Delivers what arrived, as the HTTP/1.1 parser would: 1xx heads (each followed by its
   // onMessageComplete), the final head, body bytes, onMessageComplete. Stops when a callback
-  // says Pause (paused()) or Stop. Error when the stream ended before its response did ("upstream_reset",
-  // "upstream_timeout") or its head is malformed ("bad_response").
+  // says Pause (paused()) or Stop. Error when the stream ended before its response did
+  // ("upstream_reset", "upstream_timeout") or its head is malformed ("bad_response").
   Result<void> deliver(Http1ParserCallbacks& events);
   bool paused() const { return paused_; }
   void resume();

@@ -224,6 +224,7 @@ class ForwardSession final : public WorkerConnection,
   void onUpstreamConnected(Result<UniqueFd> fd);
   void attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused);
   void attachH2Stream(std::unique_ptr<H2Stream> stream, bool reused);
+  void startUpstreamLeg(bool reused);
   void sendUpstreamHead();
   void writeUpstreamBody(Buffer& chunk);
   void writeUpstreamEnd();

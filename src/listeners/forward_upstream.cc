@@ -128,41 +128,34 @@ void ForwardSession::onUpstreamConnected(Result<UniqueFd> fd) {
 
 void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool reused) {
   Exchange& ex = *ex_;
-  {
-    if (const TlsSession* tls = tlsSession(conn->bev.get())) {
-      if (!tls->handshakeDone()) {
-        // Not a byte until ALPN is known: HTTP/1.1 written now would reach an h2 origin.
-        ex.upstream = std::move(conn);
-        ex.reused_connection = reused;
-        ex.awaiting_alpn = true;
-        bufferevent_setcb(ex.upstream->bev.get(), onUpReadCb, onUpWriteCb, onUpEventCb, this);
-        const uint32_t ms = snapshot_->config.upstream.request_timeout_ms;
-        timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-        bufferevent_set_timeouts(ex.upstream->bev.get(), ms ? &tv : nullptr, nullptr);
-        bufferevent_enable(ex.upstream->bev.get(), EV_READ | EV_WRITE);
-        return;
-      }
-      if (tls->alpn() == "h2") {
-        std::shared_ptr<void> probe = std::move(conn->probe);
-        auto stream = worker_.h2Upstreams().adopt(std::move(conn), *this, alive_);
-        probe.reset();  // the waiters find the h2 connection now
-        if (!stream) {
-          upstreamFailed(makeError("upstream_h2", "the origin's HTTP/2 session failed to start"));
-          return;
-        }
-        attachH2Stream(std::move(stream), reused);
-        return;
-      }
+  if (const TlsSession* tls = tlsSession(conn->bev.get())) {
+    if (!tls->handshakeDone()) {
+      // Not a byte until ALPN is known: HTTP/1.1 written now would reach an h2 origin.
+      ex.upstream = std::move(conn);
+      ex.reused_connection = reused;
+      ex.awaiting_alpn = true;
+      bufferevent_setcb(ex.upstream->bev.get(), onUpReadCb, onUpWriteCb, onUpEventCb, this);
+      const uint32_t ms = snapshot_->config.upstream.request_timeout_ms;
+      timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+      bufferevent_set_timeouts(ex.upstream->bev.get(), ms ? &tv : nullptr, nullptr);
+      bufferevent_enable(ex.upstream->bev.get(), EV_READ | EV_WRITE);
+      return;
     }
-    conn->probe.reset();  // HTTP/1.1 (or plain): the waiters connect on their own
+    if (tls->alpn() == "h2") {
+      std::shared_ptr<void> probe = std::move(conn->probe);
+      auto stream = worker_.h2Upstreams().adopt(std::move(conn), *this, alive_);
+      probe.reset();  // the waiters find the h2 connection now
+      if (!stream) {
+        upstreamFailed(makeError("upstream_h2", "the origin's HTTP/2 session failed to start"));
+        return;
+      }
+      attachH2Stream(std::move(stream), reused);
+      return;
+    }
   }
-  ex.awaiting_alpn = false;
-  // A retry after a stale reused connection needs the body again (see Exchange::replayable).
-  if (reused && ex.replayable && !ex.upstream_head_sent && ex.replay_body.empty()) {
-    ex.replay_body.assign(ex.pending_body.view());
-  }
+  conn->probe.reset();  // HTTP/1.1 (or plain): the waiters connect on their own
+  startUpstreamLeg(reused);
   ex.upstream = std::move(conn);
-  ex.reused_connection = reused;
   ex.upstream->requests++;
   bufferevent* bev = ex.upstream->bev.get();
   bufferevent_setcb(bev, onUpReadCb, onUpWriteCb, onUpEventCb, this);
@@ -172,8 +165,6 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
   // request_timeout_ms starts once the request is out (updateUpstreamTimeout), not while a slow
   // client is still uploading it (that is body_timeout_ms's business).
   bufferevent_set_timeouts(bev, nullptr, nullptr);
-  ex.upstream_timeout_armed = false;
-  ex.final_head_seen = false;
   // EV_WRITE only while flushNow() needs help (a new bufferevent starts with it on).
   bufferevent_disable(bev, EV_WRITE);
   bufferevent_enable(bev, EV_READ);
@@ -184,17 +175,24 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
 }
 
 void ForwardSession::attachH2Stream(std::unique_ptr<H2Stream> stream, bool reused) {
+  startUpstreamLeg(reused);
+  ex_->h2 = std::move(stream);
+  sendUpstreamHead();
+  updateUpstreamTimeout();
+}
+
+// What a new way to the origin (a connection or an h2 stream) starts the exchange's request
+// with, before its head goes out.
+void ForwardSession::startUpstreamLeg(bool reused) {
   Exchange& ex = *ex_;
   ex.awaiting_alpn = false;
+  // A retry after a stale reused connection needs the body again (see Exchange::replayable).
   if (reused && ex.replayable && !ex.upstream_head_sent && ex.replay_body.empty()) {
     ex.replay_body.assign(ex.pending_body.view());
   }
-  ex.h2 = std::move(stream);
   ex.reused_connection = reused;
   ex.upstream_timeout_armed = false;
   ex.final_head_seen = false;
-  sendUpstreamHead();
-  updateUpstreamTimeout();
 }
 
 // nginx's proxy_read_timeout, extended to an origin that stops taking the body: the timer runs

@@ -5,7 +5,8 @@
 // stays meaningful on a machine shared with other work; wall-clock MB/s is printed beside it.
 //
 //   aiw_pattern_bench [--mib 64] [--rules 1000] [--block 4096] [--chunk 100] [--response 16384]
-//                     [--packs secrets,pii,prompt_injection]
+//                     [--repeat 5]
+//                     [--packs secrets,pii,prompt_injection] [--only pii.phone,secret.]
 #include <time.h>
 
 #include <algorithm>
@@ -32,11 +33,13 @@ using aiw::PatternHit;
 
 struct Options {
   std::string packs = "secrets,pii,prompt_injection";
+  std::string only;  // comma-separated detector id prefixes; empty: every detector of the packs
   size_t mib = 64;
   size_t rules = 1000;
   size_t block = 4096;
   size_t chunk = 100;
   size_t response = 16384;
+  size_t repeat = 5;  // measurements per mode; the median is reported
 };
 
 const char* const kWords[] = {
@@ -209,10 +212,50 @@ double wallSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void report(const char* mode, size_t bytes, double cpu, double wall, size_t hits) {
-  std::printf("%-7s %8.1f MB/s per core (%zu MiB in %.3f s of CPU)  %8.1f MB/s wall  hits %zu\n",
-              mode, static_cast<double>(bytes) / cpu / 1e6, bytes >> 20, cpu,
-              static_cast<double>(bytes) / wall / 1e6, hits);
+// MB/s of one measurement: a whole number of passes over the text, at least kMinSeconds of the
+// thread's CPU time, so that short texts still time well.
+struct Measurement {
+  bool ok = true;
+  std::vector<double> cpu_mbps;  // one per repeat, sorted
+  double wall_mbps = 0;          // of the median repeat's wall clock, for comparison
+  size_t bytes = 0;              // of one repeat
+  double cpu = 0;                // seconds, of one repeat
+};
+
+template <typename Pass>
+Measurement measure(Pass&& pass, size_t text_bytes, size_t repeats) {
+  constexpr double kMinSeconds = 0.5;
+  Measurement m;
+  std::vector<std::pair<double, double>> runs;  // cpu MB/s, wall MB/s
+  for (size_t r = 0; r < repeats; ++r) {
+    size_t bytes = 0;
+    const double c0 = threadSeconds(), w0 = wallSeconds();
+    do {
+      if (!pass()) {
+        m.ok = false;
+        return m;
+      }
+      bytes += text_bytes;
+    } while (threadSeconds() - c0 < kMinSeconds);
+    const double cpu = threadSeconds() - c0, wall = wallSeconds() - w0;
+    runs.emplace_back(static_cast<double>(bytes) / cpu / 1e6,
+                      static_cast<double>(bytes) / wall / 1e6);
+    m.bytes = bytes;
+    m.cpu = cpu;
+  }
+  std::sort(runs.begin(), runs.end());
+  for (const auto& run : runs) m.cpu_mbps.push_back(run.first);
+  m.wall_mbps = runs[runs.size() / 2].second;
+  return m;
+}
+
+// The median of the repeats, and their range: a VM's neighbours move single runs by 10-20 %.
+void report(const char* mode, const Measurement& m, size_t hits) {
+  std::printf(
+      "%-7s %8.1f MB/s per core (median of %zu, %.1f..%.1f; %zu MiB in ~%.2f s of CPU each)"
+      "  %8.1f MB/s wall  hits %zu\n",
+      mode, m.cpu_mbps[m.cpu_mbps.size() / 2], m.cpu_mbps.size(), m.cpu_mbps.front(),
+      m.cpu_mbps.back(), m.bytes >> 20, m.cpu, m.wall_mbps, hits);
 }
 
 bool parseArgs(int argc, char** argv, Options& o) {
@@ -221,12 +264,16 @@ bool parseArgs(int argc, char** argv, Options& o) {
     std::string_view k = argv[i];
     if (k == "--packs")
       o.packs = argv[i + 1];
+    else if (k == "--only")
+      o.only = argv[i + 1];
     else if (k == "--mib")
       o.mib = v;
     else if (k == "--rules")
       o.rules = v;
     else if (k == "--block")
       o.block = v;
+    else if (k == "--repeat")
+      o.repeat = v;
     else if (k == "--chunk")
       o.chunk = v;
     else if (k == "--response")
@@ -234,7 +281,20 @@ bool parseArgs(int argc, char** argv, Options& o) {
     else
       return false;
   }
-  return (argc % 2) == 1 && o.mib > 0 && o.block > 0 && o.chunk > 0 && o.response > 0;
+  return (argc % 2) == 1 && o.mib > 0 && o.block > 0 && o.chunk > 0 && o.response > 0 &&
+         o.repeat > 0;
+}
+
+// Whether detector `id` starts with one of the comma-separated prefixes of `only` (all when empty).
+bool selected(std::string_view only, std::string_view id) {
+  if (only.empty()) return true;
+  for (size_t at = 0; at <= only.size();) {
+    size_t comma = std::min(only.find(',', at), only.size());
+    std::string_view prefix = only.substr(at, comma - at);
+    if (!prefix.empty() && id.substr(0, prefix.size()) == prefix) return true;
+    at = comma + 1;
+  }
+  return false;
 }
 
 }  // namespace
@@ -244,7 +304,7 @@ int main(int argc, char** argv) {
   if (!parseArgs(argc, argv, opt)) {
     std::fprintf(stderr,
                  "usage: %s [--mib N] [--rules N] [--block BYTES] [--chunk BYTES] "
-                 "[--response BYTES] [--packs a,b,...]\n",
+                 "[--response BYTES] [--repeat N] [--packs a,b,...] [--only id-prefix,...]\n",
                  argv[0]);
     return 2;
   }
@@ -259,7 +319,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", p.error().message.c_str());
       return 2;
     }
-    for (DetectorSpec& d : *p) specs.push_back(std::move(d));
+    for (DetectorSpec& d : *p) {
+      if (selected(opt.only, d.id)) specs.push_back(std::move(d));
+    }
   }
   size_t pack_detectors = specs.size();
   for (DetectorSpec& d : rulePatterns(opt.rules)) specs.push_back(std::move(d));
@@ -282,57 +344,56 @@ int main(int argc, char** argv) {
   aiw::PatternScratch scratch;
   std::vector<PatternHit> hits;
   std::map<std::string, size_t> by_category;
+  const std::string_view all(text);
 
-  // Each mode scans the whole text once, then again until it has used at least
-  // kMinSeconds of CPU, so that short runs still time well; hits are counted on the first pass.
-  constexpr double kMinSeconds = 1.0;
-
-  // Block mode: each block a request text of its own.
+  // Block mode: each block a request text of its own. Hits are counted on the first pass.
   size_t block_hits = 0;
-  size_t bytes = 0;
-  double c0 = threadSeconds(), w0 = wallSeconds();
-  for (int pass = 0; pass == 0 || threadSeconds() - c0 < kMinSeconds; ++pass) {
+  bool first_pass = true;
+  auto blockPass = [&]() -> bool {
     for (size_t at = 0; at < text.size(); at += opt.block) {
       hits.clear();
-      auto r = scratch.scanBlock(*db, std::string_view(text).substr(at, opt.block), hits);
+      auto r = scratch.scanBlock(*db, all.substr(at, opt.block), hits);
       if (!r) {
         std::fprintf(stderr, "scan failed: %s\n", r.error().message.c_str());
-        return 1;
+        return false;
       }
-      if (pass > 0) continue;
+      if (!first_pass) continue;
       block_hits += hits.size();
       for (const PatternHit& h : hits) ++by_category[db->detectors()[h.detector].id];
     }
-    bytes += text.size();
-  }
-  report("block", bytes, threadSeconds() - c0, wallSeconds() - w0, block_hits);
-
+    first_pass = false;
+    return true;
+  };
   // Stream mode: responses of opt.response bytes, each fed in opt.chunk-byte deltas.
   size_t stream_hits = 0;
-  bytes = 0;
-  c0 = threadSeconds();
-  w0 = wallSeconds();
-  for (int pass = 0; pass == 0 || threadSeconds() - c0 < kMinSeconds; ++pass) {
+  bool first_stream_pass = true;
+  auto streamPass = [&]() -> bool {
     for (size_t at = 0; at < text.size(); at += opt.response) {
-      std::string_view response = std::string_view(text).substr(at, opt.response);
+      std::string_view response = all.substr(at, opt.response);
       aiw::PatternStream stream(db, scratch);
       hits.clear();
       for (size_t off = 0; off < response.size(); off += opt.chunk) {
-        auto r = stream.feed(response.substr(off, opt.chunk), hits);
-        if (!r) {
+        if (auto r = stream.feed(response.substr(off, opt.chunk), hits); !r) {
           std::fprintf(stderr, "stream scan failed: %s\n", r.error().message.c_str());
-          return 1;
+          return false;
         }
       }
       if (auto r = stream.finish(hits); !r) {
         std::fprintf(stderr, "stream finish failed: %s\n", r.error().message.c_str());
-        return 1;
+        return false;
       }
-      if (pass == 0) stream_hits += hits.size();
+      if (first_stream_pass) stream_hits += hits.size();
     }
-    bytes += text.size();
-  }
-  report("stream", bytes, threadSeconds() - c0, wallSeconds() - w0, stream_hits);
+    first_stream_pass = false;
+    return true;
+  };
+
+  Measurement block = measure(blockPass, text.size(), opt.repeat);
+  if (!block.ok) return 1;
+  report("block", block, block_hits);
+  Measurement stream = measure(streamPass, text.size(), opt.repeat);
+  if (!stream.ok) return 1;
+  report("stream", stream, stream_hits);
 
   std::printf("block-mode hits by detector:");
   for (const auto& [id, n] : by_category) std::printf(" %s=%zu", id.c_str(), n);

@@ -1,6 +1,7 @@
 #include "filters/pattern_matcher/digit_gate.h"
 
 #include <algorithm>
+#include <bit>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -9,79 +10,113 @@
 namespace aiw::digit_gate {
 namespace {
 
-constexpr size_t kChunk = 16;
-// A span of kGateWidth bytes lies within this many consecutive chunks.
-constexpr size_t kChunksPerSpan = (kGateWidth + kChunk - 1) / kChunk + 1;
 // Ranges closer than this are scanned as one: a Hyperscan call costs about as much as scanning
 // this many bytes.
 constexpr uint64_t kJoinGap = 128;
 
-unsigned digitsIn(const char* p, size_t n) {
-  unsigned count = 0;
-  for (size_t i = 0; i < n; ++i) count += static_cast<unsigned char>(p[i] - '0') < 10;
-  return count;
+bool isDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
+
+// Bit i set when p[i] is an ASCII digit, for the n <= 64 bytes at p.
+uint64_t digitMask(const char* p, size_t n) {
+#if defined(__SSE2__)
+  if (n == 64) {
+    // (c - '0') < 10 as unsigned bytes; SSE2 only compares signed, hence the 0x80 bias.
+    const __m128i bias = _mm_set1_epi8(static_cast<char>('0' ^ 0x80));
+    const __m128i ten = _mm_set1_epi8(static_cast<char>(10 ^ 0x80));
+    uint64_t mask = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      const __m128i below = _mm_cmplt_epi8(_mm_sub_epi8(v, bias), ten);
+      mask |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(below))) << (16 * k);
+    }
+    return mask;
+  }
+#endif
+  uint64_t mask = 0;
+  for (size_t i = 0; i < n; ++i) mask |= static_cast<uint64_t>(isDigit(p[i])) << i;
+  return mask;
 }
 
-// Digits in the 16 bytes at p.
-unsigned digitsInChunk(const char* p) {
-#if defined(__SSE2__)
-  // (c - '0') < 10 as unsigned bytes; SSE2 only compares signed, hence the 0x80 bias. The 0/1
-  // bytes are then summed with a sum of absolute differences against zero (no popcount needed,
-  // which the baseline x86-64 target lacks).
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m128i shifted = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>('0' ^ 0x80)));
-  const __m128i below = _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(10 ^ 0x80)));
-  const __m128i sums = _mm_sad_epu8(_mm_and_si128(below, _mm_set1_epi8(1)), _mm_setzero_si128());
-  return static_cast<unsigned>(_mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4));
-#else
-  return digitsIn(p, kChunk);
-#endif
+// Whether the digits `m` of one 64-byte word may hold a cluster of kGateDigits: with the gaps of
+// up to kGateGap bytes between digits filled in, a run of kGateDigits bytes or more. A cheap test
+// that lets most words of prose skip the walk digit by digit.
+bool mayHoldCluster(uint64_t m) {
+  static_assert(kGateGap == 2 && kGateDigits == 6, "the gap fill and run test are unrolled");
+  // Bit p of (m << k) is m[p - k], of (m >> k) m[p + k]: p lies in a gap of one or two bytes.
+  const uint64_t filled = m | ((m << 1) & (m >> 1)) | ((m << 1) & (m >> 2)) | ((m << 2) & (m >> 1));
+  const uint64_t run2 = filled & (filled >> 1);  // bit p: a run of 2 starts at p
+  const uint64_t run4 = run2 & (run2 >> 2);
+  return (run4 & (run2 >> 4)) != 0;
 }
+
+// Collects the ranges while the text's digit clusters are walked in order.
+class RangeBuilder {
+ public:
+  RangeBuilder(size_t text_size, size_t max_width, std::vector<Range>& out)
+      : size_(text_size), width_(max_width), out_(out) {}
+
+  // The digit at `at`, the next after the previous one given.
+  void digit(uint64_t at) {
+    if (count_ > 0 && at - last_ - 1 <= kGateGap) {
+      ++count_;
+    } else {
+      endCluster();
+      first_ = at;
+      count_ = 1;
+    }
+    last_ = at;
+  }
+
+  void finish() {
+    endCluster();
+    if (open_) out_.push_back(current_);
+  }
+
+ private:
+  // A match holding digits of the cluster first_..last_ starts after first_ - width_ and ends by
+  // last_ + width_; one byte before and two after are its context.
+  void endCluster() {
+    if (count_ < kGateDigits) return;
+    const uint64_t begin = first_ > width_ ? first_ - width_ : 0;
+    const uint64_t end = std::min<uint64_t>(size_, last_ + width_ + 2);
+    if (open_ && begin <= current_.end + kJoinGap) {
+      current_.end = std::max(current_.end, end);
+    } else {
+      if (open_) out_.push_back(current_);
+      current_ = Range{begin, end};
+      open_ = true;
+    }
+    count_ = 0;
+  }
+
+  const uint64_t size_;
+  const uint64_t width_;
+  std::vector<Range>& out_;
+  uint64_t first_ = 0, last_ = 0;
+  size_t count_ = 0;  // digits in the cluster being walked
+  Range current_{0, 0};
+  bool open_ = false;
+};
 
 }  // namespace
 
-void denseRanges(std::string_view text, std::vector<Range>& out) {
-  const size_t chunks = (text.size() + kChunk - 1) / kChunk;
-  // Counts per chunk, a batch at a time; the kChunksPerSpan - 1 before the batch lead it, so that
-  // a sliding sum over kChunksPerSpan chunks runs without a modulo. Every span of kGateWidth
-  // bytes lies inside one such window of chunks: a window under kGateDigits holds no gated
-  // match, and one at or over it marks its chunks for scanning.
-  constexpr size_t kBatch = 256;
-  constexpr size_t kLead = kChunksPerSpan - 1;
-  unsigned counts[kLead + kBatch] = {};
-  bool open = false;
-  Range current{0, 0};
-  for (size_t batch = 0; batch < chunks; batch += kBatch) {
-    const size_t n = std::min(kBatch, chunks - batch);
-    for (size_t k = 0; k < n; ++k) {
-      const size_t at = (batch + k) * kChunk;
-      counts[kLead + k] = at + kChunk <= text.size() ? digitsInChunk(text.data() + at)
-                                                     : digitsIn(text.data() + at, text.size() - at);
+void denseRanges(std::string_view text, size_t max_width, std::vector<Range>& out) {
+  RangeBuilder ranges(text.size(), max_width, out);
+  constexpr int kEdge =
+      64 - static_cast<int>(kGateGap) - 1;  // digits from here may join the next word
+  bool joins_previous = false;              // the previous word had digits near its end
+  for (size_t base = 0; base < text.size(); base += 64) {
+    const uint64_t digits = digitMask(text.data() + base, std::min<size_t>(64, text.size() - base));
+    // A word whose clusters all lie inside it and are too small has nothing for the walk: the
+    // cluster open before it ends before it (the gap is too long), as the walk will find.
+    const bool joins_next = (digits >> kEdge) != 0;
+    if (!joins_previous && !joins_next && !mayHoldCluster(digits)) continue;
+    for (uint64_t mask = digits; mask != 0; mask &= mask - 1) {
+      ranges.digit(base + static_cast<uint64_t>(std::countr_zero(mask)));
     }
-    unsigned sum = 0;
-    for (size_t k = 0; k < kLead; ++k) sum += counts[k];
-    for (size_t k = 0; k < n; ++k) {
-      sum += counts[kLead + k];
-      if (sum >= kGateDigits) {
-        // The window is chunks c-kLead .. c; a match in it has its context one byte before and
-        // two after (\b, $), which is all the range needs beyond it.
-        const size_t c = batch + k;
-        const uint64_t first = c >= kLead ? (c - kLead) * kChunk : 0;
-        const uint64_t begin = first > 0 ? first - 1 : 0;
-        const uint64_t end = std::min<uint64_t>(text.size(), (c + 1) * kChunk + 2);
-        if (open && begin <= current.end + kJoinGap) {
-          current.end = std::max(current.end, end);
-        } else {
-          if (open) out.push_back(current);
-          current = Range{begin, end};
-          open = true;
-        }
-      }
-      sum -= counts[k];
-    }
-    for (size_t k = 0; k < kLead; ++k) counts[k] = counts[n + k];
+    joins_previous = joins_next;
   }
-  if (open) out.push_back(current);
+  ranges.finish();
 }
 
 }  // namespace aiw::digit_gate

@@ -12,7 +12,7 @@
 // the window is what the stream keeps (PatternStream::kTailBytes before the current chunk).
 //
 // The block expressions are also spread over up to three databases by what drives them, and the
-// digit-driven ones go to a fourth, `gated`, scanned only where the text is dense in digits (see
+// digit-driven ones go to a fourth, `gated`, scanned only near clusters of digits (see
 // scanGroup() in pattern_database.cc and digit_gate.h). The stream database holds them all: with
 // ~100-byte chunks the per-call cost matters more than the engines.
 #pragma once
@@ -41,6 +41,7 @@ struct PatternDatabase::Engine {
   std::vector<Expression> expressions;
   std::vector<hs_handles::DatabasePtr> block;     // one per scan group present
   hs_handles::DatabasePtr gated;                  // null when no expression is digit-gated
+  uint32_t gated_max_width = 0;                   // the longest match of a gated expression
   hs_handles::DatabasePtr stream;                 // every expression
   std::vector<hs_handles::DatabasePtr> confirms;  // one per variable-width expression
 };

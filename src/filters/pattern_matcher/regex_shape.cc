@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 namespace aiw::regex_shape {
 namespace {
@@ -43,23 +44,139 @@ size_t skipClass(std::string_view re, size_t i) {
 bool isLower(unsigned c) { return c >= 'a' && c <= 'z'; }
 bool isAlpha(unsigned c) { return isLower(c) || (c >= 'A' && c <= 'Z'); }
 
+constexpr size_t kInf = std::numeric_limits<size_t>::max() / 4;
+size_t add(size_t a, size_t b) { return std::min(kInf, a + b); }
+
+// How the digits of a construct's matches group into clusters (digits at most `gap` bytes apart),
+// as bounds that hold for every match: counts are the least, gaps the most any match has. Bounds
+// taken field by field from different matches still bound every match, because more digits and
+// shorter gaps can only make clusters larger. The defaults are the identities of worst().
+struct Clusters {
+  bool digitless = false;    // some match has no digit...
+  size_t digitless_len = 0;  // ...and such matches are at most this long
+  bool digits = false;       // some match has digits; for those:
+  size_t lead_gap = 0;       //   bytes before the first digit
+  size_t lead = kInf;        //   digits in the cluster the first digit begins
+  size_t trail = kInf;       //   digits in the cluster the last digit ends
+  size_t trail_gap = 0;      //   bytes after the last digit
+  size_t best = kInf;        //   digits in the largest cluster
+  bool single = true;        //   all of them in one cluster
+
+  static Clusters bytes(size_t n) {  // n bytes, none a digit (0: zero-width)
+    Clusters c;
+    c.digitless = true;
+    c.digitless_len = n;
+    return c;
+  }
+  static Clusters digit() {
+    Clusters c;
+    c.digits = true;
+    c.lead = c.trail = c.best = 1;
+    return c;
+  }
+};
+
+// The bounds for "a match of a or of b".
+Clusters worst(Clusters a, const Clusters& b) {
+  if (b.digitless) {
+    a.digitless_len = a.digitless ? std::max(a.digitless_len, b.digitless_len) : b.digitless_len;
+    a.digitless = true;
+  }
+  if (b.digits) {
+    a.digits = true;
+    a.lead_gap = std::max(a.lead_gap, b.lead_gap);
+    a.lead = std::min(a.lead, b.lead);
+    a.trail = std::min(a.trail, b.trail);
+    a.trail_gap = std::max(a.trail_gap, b.trail_gap);
+    a.best = std::min(a.best, b.best);
+    a.single = a.single && b.single;
+  }
+  return a;
+}
+
+// The bounds for "a match of a followed by a match of b", clusters joining across the seam when
+// the gap there is at most `gap`.
+Clusters concat(const Clusters& a, const Clusters& b, size_t gap) {
+  Clusters r;
+  if (a.digitless && b.digitless)
+    r = worst(r, Clusters::bytes(add(a.digitless_len, b.digitless_len)));
+  if (a.digitless && b.digits) {
+    Clusters x = b;
+    x.digitless = false;
+    x.lead_gap = add(a.digitless_len, b.lead_gap);
+    r = worst(r, x);
+  }
+  if (a.digits && b.digitless) {
+    Clusters x = a;
+    x.digitless = false;
+    x.trail_gap = add(a.trail_gap, b.digitless_len);
+    r = worst(r, x);
+  }
+  if (a.digits && b.digits) {
+    Clusters x;
+    x.digits = true;
+    x.lead_gap = a.lead_gap;
+    x.trail_gap = b.trail_gap;
+    if (add(a.trail_gap, b.lead_gap) <= gap) {
+      const size_t joined = add(a.trail, b.lead);
+      x.best = std::max({a.best, b.best, joined});
+      x.lead = a.single ? joined : a.lead;
+      x.trail = b.single ? joined : b.trail;
+      x.single = a.single && b.single;
+    } else {
+      x.best = std::max(a.best, b.best);
+      x.lead = a.lead;
+      x.trail = b.trail;
+      x.single = false;
+    }
+    r = worst(r, x);
+  }
+  return r;
+}
+
+// The bounds for x{min,max} (max kInf: unbounded). Repeats are unrolled a few past the minimum;
+// when more would still lengthen a gap, that gap is taken as unbounded.
+Clusters repeat(const Clusters& x, size_t min, size_t max, size_t gap) {
+  constexpr size_t kUnrolled = 4;
+  Clusters result;
+  if (min == 0) result = Clusters::bytes(0);
+  Clusters power = Clusters::bytes(0);  // x repeated k times
+  const size_t last = std::min(max, min + kUnrolled);
+  for (size_t k = 1; k <= last; ++k) {
+    power = concat(power, x, gap);
+    if (k >= min) result = worst(result, power);
+  }
+  if (max > last) {
+    Clusters more = concat(power, x, gap);
+    if (more.digitless && more.digitless_len > power.digitless_len) more.digitless_len = kInf;
+    if (more.lead_gap > power.lead_gap) more.lead_gap = kInf;
+    if (more.trail_gap > power.trail_gap) more.trail_gap = kInf;
+    if (more.single != power.single) more.single = false;
+    result = worst(result, more);
+  }
+  return result;
+}
+
 // What a construct tells about its matches.
 struct Shape {
   size_t literal = 0;     // longest run of literal bytes every match contains
-  size_t digits = 0;      // how many ASCII digits every match contains
   bool lower = false;     // a match may start with a lowercase ASCII letter
   bool nullable = false;  // it may match nothing (then what follows decides the first byte)
+  Clusters clusters = Clusters::bytes(0);
 };
 
 // A recursive-descent reading of the PCRE subset Hyperscan takes. `bad_` is set by anything not
 // modelled (\Q, back-references, lookarounds, (?x) spacing); the answer is then the safe one.
 class ShapeScan {
  public:
-  ShapeScan(std::string_view re, bool caseless) : re_(re), caseless_(caseless) {}
+  // `gap`: how many bytes apart two digits may be and still count as one cluster.
+  ShapeScan(std::string_view re, bool caseless, size_t gap = 0)
+      : re_(re), caseless_(caseless), gap_(gap) {}
 
   Shape run() {
     Shape s = alternation();
-    if (bad_ || i_ != re_.size()) return Shape{0, 0, true, false};
+    if (bad_ || i_ != re_.size()) return Shape{0, true, false, Clusters::bytes(kInf)};
+    if (clusters_unknown_) s.clusters = Clusters::bytes(kInf);
     return s;
   }
 
@@ -77,7 +194,7 @@ class ShapeScan {
       ++i_;
       Shape next = sequence();
       all.literal = std::min(all.literal, next.literal);
-      all.digits = std::min(all.digits, next.digits);
+      all.clusters = worst(all.clusters, next.clusters);
       all.lower = all.lower || next.lower;
       all.nullable = all.nullable || next.nullable;
     }
@@ -93,11 +210,17 @@ class ShapeScan {
     while (!bad_ && i_ < re_.size() && re_[i_] != '|' && re_[i_] != ')') {
       Atom a = atom();
       if (bad_) return seq;
-      size_t min_repeat = 1;
-      bool quantified = quantifier(min_repeat);
+      size_t min_repeat = 1, max_repeat = 1;
+      bool quantified = quantifier(min_repeat, max_repeat);
       if (seq.nullable) seq.lower = seq.lower || a.shape.lower;
       seq.nullable = seq.nullable && (a.shape.nullable || min_repeat == 0);
-      seq.digits += a.shape.digits * min_repeat;
+      if (min_repeat > kMaxUnrolled) clusters_unknown_ = true;  // gated expressions are short
+      if (!clusters_unknown_) {
+        seq.clusters = concat(
+            seq.clusters,
+            quantified ? repeat(a.shape.clusters, min_repeat, max_repeat, gap_) : a.shape.clusters,
+            gap_);
+      }
       if (a.kind == Kind::Literal && min_repeat > 0) {
         seq.literal = std::max(seq.literal, ++runlen);
         if (quantified) runlen = 0;  // "ab+c": "ab" is contiguous, then any number of b
@@ -115,18 +238,21 @@ class ShapeScan {
     Atom a;
     a.kind = Kind::Literal;
     a.shape.lower = isLower(c) || (caseless_ && isAlpha(c));
-    a.shape.digits = (c >= '0' && c <= '9') ? 1 : 0;
+    a.shape.clusters = (c >= '0' && c <= '9') ? Clusters::digit() : Clusters::bytes(1);
     return a;
   }
   Atom digit() {
     Atom a;
-    a.shape.digits = 1;
+    a.shape.clusters = Clusters::digit();
     return a;
   }
-  Atom other(bool lower, bool zero_width = false) {
+  // Anything else: one byte that may or may not be a digit (counted as a non-digit, the bound
+  // for clusters), or nothing (an assertion). `bytes`: \R may take two.
+  Atom other(bool lower, bool zero_width = false, size_t bytes = 1) {
     Atom a;
     a.shape.lower = lower;
     a.shape.nullable = zero_width;
+    a.shape.clusters = Clusters::bytes(zero_width ? 0 : bytes);
     return a;
   }
 
@@ -192,8 +318,9 @@ class ShapeScan {
       case 's':
       case 'h':
       case 'v':
-      case 'R':
         return other(false);
+      case 'R':  // \r\n counts as one
+        return other(false, false, 2);
       case 'D':
       case 'w':
       case 'W':
@@ -315,33 +442,41 @@ class ShapeScan {
     return a;
   }
 
-  // Reads a quantifier after an atom, if any; `min` is its lower bound. True when there was one.
-  bool quantifier(size_t& min) {
+  // Reads a quantifier after an atom, if any; `min` and `max` are its bounds (max kInf when
+  // unbounded). True when there was one.
+  bool quantifier(size_t& min, size_t& max) {
     if (i_ >= re_.size()) return false;
     char c = re_[i_];
     bool found = false;
+    auto number = [&](size_t& j, size_t& n) {
+      bool any = false;
+      for (n = 0; j < re_.size() && std::isdigit(static_cast<unsigned char>(re_[j])); ++j) {
+        n = std::min<size_t>(n * 10 + static_cast<size_t>(re_[j] - '0'), 100000);
+        any = true;
+      }
+      return any;
+    };
     if (c == '*' || c == '?') {
       min = 0;
+      max = c == '*' ? kInf : 1;
       ++i_;
       found = true;
     } else if (c == '+') {
       min = 1;
+      max = kInf;
       ++i_;
       found = true;
     } else if (c == '{') {
-      size_t j = i_ + 1, n = 0;
-      bool digits = false;
-      while (j < re_.size() && std::isdigit(static_cast<unsigned char>(re_[j]))) {
-        n = std::min<size_t>(n * 10 + static_cast<size_t>(re_[j] - '0'), 100000);
-        ++j;
-        digits = true;
-      }
+      size_t j = i_ + 1, n = 0, m = 0;
+      const bool digits = number(j, n);
+      m = n;
       if (j < re_.size() && re_[j] == ',') {
         ++j;
-        while (j < re_.size() && std::isdigit(static_cast<unsigned char>(re_[j]))) ++j;
+        if (!number(j, m)) m = kInf;
       }
       if (digits && j < re_.size() && re_[j] == '}') {
         min = n;
+        max = std::max(n, m);
         i_ = j + 1;
         found = true;
       }
@@ -350,10 +485,14 @@ class ShapeScan {
     return found;
   }
 
+  static constexpr size_t kMaxUnrolled = 1000;
+
   std::string_view re_;
   bool caseless_;
+  size_t gap_;
   size_t i_ = 0;
   bool bad_ = false;
+  bool clusters_unknown_ = false;  // a repeat too long to unroll
 };
 
 }  // namespace
@@ -407,6 +546,10 @@ bool mayStartWithLowercase(std::string_view regex, bool caseless) {
   return ShapeScan(regex, caseless).run().lower;
 }
 
-size_t requiredDigits(std::string_view regex) { return ShapeScan(regex, false).run().digits; }
+size_t clusteredDigits(std::string_view regex, size_t max_gap) {
+  const Clusters c = ShapeScan(regex, false, max_gap).run().clusters;
+  if (c.digitless || !c.digits) return 0;
+  return c.best >= kInf ? 0 : c.best;
+}
 
 }  // namespace aiw::regex_shape

@@ -26,8 +26,11 @@ size_t requiredLiteralLength(std::string_view regex);
 // Hyperscan databases: merged, each runs wherever the other would.
 bool mayStartWithLowercase(std::string_view regex, bool caseless);
 
-// How many ASCII digits every match contains (0 when not understood). Expressions that need many
-// digits in a short span only have to be scanned where the text is dense in digits.
-size_t requiredDigits(std::string_view regex);
+// The size of the largest cluster of ASCII digits every match contains, a cluster being digits
+// with at most `max_gap` other bytes between one and the next ("415) 555-2671" is one cluster of
+// 10 for a gap of 2, and clusters of 3 and 7 for a gap of 1); 0 when not understood.
+// Expressions that need a large cluster only have to be scanned near such clusters in the text
+// (digit_gate.h).
+size_t clusteredDigits(std::string_view regex, size_t max_gap);
 
 }  // namespace aiw::regex_shape

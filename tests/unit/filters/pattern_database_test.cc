@@ -384,27 +384,47 @@ TEST_CASE("a validated match within the kept tail is checked on its bytes across
 
 // --- the digit gate ----------------------------------------------------------------------------
 
-TEST_CASE("the digit gate covers every short span dense in digits, with its context") {
+// The largest cluster of digits (at most kGateGap other bytes from one to the next) in `span`.
+size_t largestCluster(std::string_view span) {
+  size_t best = 0, count = 0, since = 0;  // since: bytes after the last digit
+  for (char c : span) {
+    if (c >= '0' && c <= '9') {
+      count = (count > 0 && since <= digit_gate::kGateGap) ? count + 1 : 1;
+      best = std::max(best, count);
+      since = 0;
+    } else {
+      ++since;
+    }
+  }
+  return best;
+}
+
+TEST_CASE("the digit gate covers every short span holding a cluster of digits, with its context") {
   std::mt19937 rng(7);
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0; round < 300; ++round) {
     std::string text(1 + rng() % 600, 'a');
+    const unsigned density = 3 + rng() % 25;  // percent of digits: sparse to dense
     for (char& c : text) {
       unsigned roll = rng() % 100;
-      if (roll < 6)
+      if (roll < density)
         c = static_cast<char>('0' + rng() % 10);
-      else if (roll < 20)
-        c = ' ';
+      else if (roll < density + 15)
+        c = " -.()"[rng() % 5];
     }
+    const size_t width = 8 + rng() % 60;
     std::vector<digit_gate::Range> ranges;
-    digit_gate::denseRanges(text, ranges);
+    digit_gate::denseRanges(text, width, ranges);
     for (size_t i = 1; i < ranges.size(); ++i) CHECK(ranges[i - 1].end < ranges[i].begin);
-    // Every span of at most kGateWidth bytes with kGateDigits digits lies inside one range, one
-    // byte in from its start and two from its end, unless the range reaches the text's edge.
+    // Every span of at most `width` bytes with a cluster of kGateDigits lies inside one range,
+    // one byte in from its start and two from its end, unless the range reaches the text's edge.
+    size_t spans = 0;
     for (size_t from = 0; from < text.size(); ++from) {
-      size_t digits = 0;
-      for (size_t to = from; to < text.size() && to - from < digit_gate::kGateWidth; ++to) {
-        digits += (text[to] >= '0' && text[to] <= '9');
-        if (digits < digit_gate::kGateDigits) continue;
+      for (size_t to = from; to < text.size() && to - from < width; ++to) {
+        if (largestCluster(std::string_view(text).substr(from, to - from + 1)) <
+            digit_gate::kGateDigits) {
+          continue;
+        }
+        ++spans;
         bool covered = false;
         for (const digit_gate::Range& r : ranges) {
           const bool left = from == 0 ? r.begin == 0 : r.begin + 1 <= from;
@@ -414,7 +434,20 @@ TEST_CASE("the digit gate covers every short span dense in digits, with its cont
         REQUIRE_MESSAGE(covered, "round " << round << " span " << from << ".." << to);
       }
     }
+    if (spans == 0) CHECK(ranges.empty());
   }
+}
+
+TEST_CASE("the digit gate passes over digits that form no cluster") {
+  // Numbers of prose and JSON: counts, years, ids of five digits, none six digits close together.
+  const std::string text =
+      R"(In 1853, about 643 of them came; "id": 79706, "count": 57, "rank": 3 of 12 (1 + 2).)";
+  std::vector<digit_gate::Range> ranges;
+  digit_gate::denseRanges(text, 64, ranges);
+  CHECK(ranges.empty());
+  // A date and a time are a cluster: "2025-08-12T10:30" has its digits at most one byte apart.
+  digit_gate::denseRanges(text + R"( "at": "2025-08-12T10:30:00Z")", 64, ranges);
+  CHECK(ranges.size() == 1);
 }
 
 TEST_CASE("digit-driven detectors find matches at every alignment and nothing at range edges") {
@@ -473,13 +506,31 @@ TEST_CASE("the required literal and first-byte analysis reads Hyperscan's syntax
   CHECK(!mayStartWithLowercase(R"(\+[0-9]|\([0-9])", false));
 }
 
-TEST_CASE("the required digit count multiplies repeats and takes the least of alternatives") {
-  using regex_shape::requiredDigits;
-  CHECK(requiredDigits(R"(\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b)") == 9);
-  CHECK(requiredDigits(R"(\d{4}(?: ?\d{4}){3})") == 16);
-  CHECK(requiredDigits("(?:12|3)[0-9a-f]{8}") == 1);
-  CHECK(requiredDigits("[0-9]?x[1-9]+") == 1);
-  CHECK(requiredDigits("abc") == 0);
+TEST_CASE(
+    "digit clusters: counted through repeats, joined across short gaps, least of alternatives") {
+  using regex_shape::clusteredDigits;
+  CHECK(clusteredDigits(R"(\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b)", 2) == 9);
+  CHECK(clusteredDigits(R"(\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b)", 0) == 4);
+  CHECK(clusteredDigits(R"(\d{4}(?: ?\d{4}){3})", 1) == 16);
+  CHECK(clusteredDigits(R"(\d{4}(?: ?\d{4}){3})", 0) == 4);  // the spaces are optional, not absent
+  CHECK(clusteredDigits(R"(\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[.-][0-9]{4})", 2) == 10);
+  CHECK(clusteredDigits(R"(\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[.-][0-9]{4})", 1) == 7);
+  // Grouped E.164: "+1 (4) 55 66" is the shortest, six digits two bytes apart at most.
+  CHECK(clusteredDigits(
+            R"(\+[1-9][0-9]{0,2}[ .-](?:\([0-9]{1,4}\)|[0-9]{1,4})(?:[ .-][0-9]{2,4}){2,4}\b)",
+            2) == 6);
+  // An IBAN's letters may be anywhere but in its two digit-only groups.
+  CHECK(clusteredDigits(R"(\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){0,3}(?: ?[0-9]{4}){2}\b)", 2) == 8);
+  CHECK(clusteredDigits("(?:12|3)[0-9a-f]{8}", 2) == 1);  // a class with letters may hold none
+  CHECK(clusteredDigits("[0-9]?x[1-9]+", 2) == 1);
+  CHECK(clusteredDigits("[0-9]{3}(?:x|yyy)[0-9]{3}", 2) == 3);  // the longer branch bounds the gap
+  CHECK(clusteredDigits("[0-9]{3}(?:-+)[0-9]{3}", 9) == 3);     // an unbounded gap
+  CHECK(clusteredDigits("(?:[0-9]-)+", 1) == 1);                // repeats join: 1-2-3-
+  CHECK(clusteredDigits("(?:[0-9]-){6}", 1) == 6);
+  CHECK(clusteredDigits("(?:[0-9]|abc)+", 2) == 0);  // may hold no digit at all
+  CHECK(clusteredDigits("abc", 2) == 0);
+  CHECK(clusteredDigits(R"((?<=a)[0-9]{8})", 2) == 0);  // not modelled: nothing learned
+  CHECK(clusteredDigits("[0-9]{5000}", 2) == 0);        // too long to unroll
 }
 
 TEST_SUITE_END();

@@ -708,6 +708,41 @@ void ForwardSession::beginExchange(RequestHead& head) {
   prepareExchange();
 }
 
+namespace {
+// Freed exchanges a thread keeps for its next ones. Worker threads end their connections (and so
+// their exchanges) before they return; an exchange freed on a thread whose cache is already torn
+// down goes straight back to the heap.
+struct ExchangeCache {
+  static constexpr size_t kKept = 8;
+  static constexpr size_t kTornDown = kKept + 1;  // after the thread's exit: plain new/delete
+  void* blocks[kKept];
+  size_t count = 0;
+  bool usable() const { return count <= kKept; }
+  ~ExchangeCache() {
+    while (count > 0) ::operator delete(blocks[--count]);
+    count = kTornDown;
+  }
+};
+thread_local ExchangeCache exchange_cache;
+}  // namespace
+
+void* Exchange::operator new(std::size_t size) {
+  ExchangeCache& cache = exchange_cache;
+  if (size == sizeof(Exchange) && cache.usable() && cache.count > 0) {
+    return cache.blocks[--cache.count];
+  }
+  return ::operator new(size);
+}
+
+void Exchange::operator delete(void* block, std::size_t size) noexcept {
+  ExchangeCache& cache = exchange_cache;
+  if (size == sizeof(Exchange) && cache.count < ExchangeCache::kKept) {
+    cache.blocks[cache.count++] = block;
+    return;
+  }
+  ::operator delete(block);
+}
+
 // The exchange's facts, from the request head and its target.
 void ForwardSession::startExchange(RequestHead& head, AbsoluteUrl url) {
   ex_ = std::make_unique<Exchange>(*this);

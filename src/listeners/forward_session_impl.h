@@ -122,6 +122,12 @@ struct Exchange {
   SidecarCall sidecar;
 
   explicit Exchange(ForwardSession& s) : events(s) {}
+
+  // An exchange is made per request and is larger than glibc's per-thread cache serves (1 KiB):
+  // each went through the shared heap, and a request that size has malloc consolidate its fast
+  // bins first. Each thread keeps a few freed ones for its next exchanges (forward_session.cc).
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block, std::size_t size) noexcept;
 };
 
 class ForwardSession final : public WorkerConnection,

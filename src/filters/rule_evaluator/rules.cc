@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <optional>
 
 #include "filters/domain_classifier/domain_patterns.h"
@@ -60,6 +61,11 @@ bool detectorMatches(std::string_view entry, std::string_view detector,
 }
 
 // The facts' JSON, parsed at most once per evaluation however many rules look at it.
+//
+// Both documents and their parse stacks allocate from one pool that starts in a buffer of the
+// evaluation's own: a tool call's arguments and metadata are small, and a default Document
+// mallocs a 64 KiB chunk for its values and 1 KiB for its stack, which on the sidecar's path
+// was two large allocations and frees per call. Larger JSON spills into malloc'd chunks.
 class ParsedFacts {
  public:
   explicit ParsedFacts(const RuleFacts& facts) : facts_(facts) {}
@@ -68,16 +74,21 @@ class ParsedFacts {
   const rapidjson::Value* metadata() { return get(metadata_, facts_.metadata_json); }
 
  private:
+  using Pool = rapidjson::MemoryPoolAllocator<>;
+  using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool>;
+  static constexpr size_t kInlineBytes = 4096;
+  static constexpr size_t kStackBytes = 256;  // the parse stack's first block, grown in the pool
+
   struct Slot {
     bool parsed = false;
-    std::optional<rapidjson::Document> doc;  // engaged only when it parsed to an object
+    std::optional<Document> doc;  // engaged only when it parsed to an object
   };
 
-  static const rapidjson::Value* get(Slot& slot, std::string_view json) {
+  const rapidjson::Value* get(Slot& slot, std::string_view json) {
     if (!slot.parsed) {
       slot.parsed = true;
       if (!json.empty()) {
-        slot.doc.emplace();
+        slot.doc.emplace(&pool_, kStackBytes, &pool_);
         slot.doc->Parse<kRuleJsonParseFlags>(json.data(), json.size());
         if (slot.doc->HasParseError() || !slot.doc->IsObject()) slot.doc.reset();
       }
@@ -86,6 +97,8 @@ class ParsedFacts {
   }
 
   const RuleFacts& facts_;
+  alignas(std::max_align_t) char inline_[kInlineBytes];
+  Pool pool_{inline_, sizeof inline_};  // declared before the slots: destroyed after them
   Slot args_;
   Slot metadata_;
 };

@@ -15,6 +15,7 @@
 
 #include "core/result.h"
 #include "filters/pattern_matcher/detectors.h"
+#include "filters/pattern_matcher/digit_gate.h"
 
 struct hs_scratch;
 struct hs_stream;
@@ -84,6 +85,7 @@ class PatternScratch {
 
   hs_scratch* scratch_ = nullptr;
   uint64_t serial_ = 0;  // of the database scratch_ was allocated for
+  std::vector<digit_gate::Range> gated_ranges_;  // reused by each scanBlock: no allocation per scan
 };
 
 // A stream-mode scan over a response body. Keeps the last `kTailBytes` bytes so validators can

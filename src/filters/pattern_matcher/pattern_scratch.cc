@@ -70,9 +70,9 @@ Result<void> PatternScratch::scanBlock(const PatternDatabase& db, std::string_vi
     }
   }
   if (const hs_database_t* gated = db.engine_->gated.get()) {
-    std::vector<digit_gate::Range> ranges;
-    digit_gate::denseRanges(text, db.engine_->gated_max_width, ranges);
-    for (const digit_gate::Range& range : ranges) {
+    gated_ranges_.clear();
+    digit_gate::denseRanges(text, db.engine_->gated_max_width, gated_ranges_);
+    for (const digit_gate::Range& range : gated_ranges_) {
       scan.offset = range.begin;
       scan.min_start = range.begin == 0 ? 0 : range.begin + 1;
       scan.max_end = range.end == text.size() ? range.end : range.end - 2;

@@ -200,7 +200,15 @@ std::unique_ptr<Engine> build(const std::vector<DetectorSpec>& specs, Problems& 
 
   std::vector<unsigned> live;
   for (unsigned i = 0; i < cands.size(); ++i) live.push_back(i);
-  engine->stream = compileLive(cands, live, kStreamMode, 0, problems);
+  // Streams scan the gated expressions in block mode over windows near clusters of digits
+  // (PatternStream): the stream database holds the others. The refusals of a stream compile
+  // leave `live` through the spec's bad mark below.
+  std::vector<unsigned> streamed;
+  for (unsigned i : live) {
+    if (cands[i].group != kGated) streamed.push_back(i);
+  }
+  engine->stream = compileLive(cands, streamed, kStreamMode, 0, problems);
+  std::erase_if(live, [&](unsigned i) { return problems.bad(cands[i].spec); });
   for (int g = 0; g <= kGated; ++g) {
     std::vector<unsigned> group;
     for (unsigned i : live) {

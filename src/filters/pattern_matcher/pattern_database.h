@@ -22,6 +22,8 @@ struct hs_stream;
 
 namespace aiw {
 
+struct MainScan;
+
 // A match of detector `detector` (an index into PatternDatabase::detectors()) over the bytes
 // [from, to) of the scanned text (stream mode: offsets since the start of the stream).
 struct PatternHit {
@@ -82,9 +84,15 @@ class PatternScratch {
  private:
   friend class PatternStream;
   Result<void> prepare(const PatternDatabase& db);
+  // Scans the digit-gated expressions over the ranges of `bytes` (at `offset` in the text or
+  // stream) that hold a cluster of digits. `ends_data`: the last byte of `bytes` is the last of
+  // the text, so a match may end there; otherwise matches within two bytes of the end wait for
+  // the bytes after them (their \b or $ is not decided yet).
+  Result<void> scanGated(const PatternDatabase& db, std::string_view bytes, uint64_t offset,
+                         bool ends_data, MainScan& scan);
 
   hs_scratch* scratch_ = nullptr;
-  uint64_t serial_ = 0;  // of the database scratch_ was allocated for
+  uint64_t serial_ = 0;                          // of the database scratch_ was allocated for
   std::vector<digit_gate::Range> gated_ranges_;  // reused by each scanBlock: no allocation per scan
 };
 
@@ -110,11 +118,20 @@ class PatternStream {
   uint64_t offset() const { return offset_; }
 
  private:
+  // Scans the digit-gated expressions over the end of `reach` (the bytes in reach, at `base`
+  // in the stream): the `fresh` bytes just fed and enough before them to hold any match not
+  // decided by the previous chunk. `ends_data`: no byte follows (finish).
+  Result<void> scanGatedWindow(std::string_view reach, uint64_t base, size_t fresh, bool ends_data,
+                               MainScan& scan);
+
   std::shared_ptr<const PatternDatabase> db_;
   PatternScratch& scratch_;
   hs_stream* stream_ = nullptr;
+  bool open_failed_ = false;
   uint64_t offset_ = 0;
-  std::string tail_;  // the last kTailBytes bytes fed
+  std::string tail_;  // the last kTailBytes bytes fed, or more (trimmed in batches)
+  // Gated matches ending at or before this offset have been reported or cannot exist.
+  uint64_t gated_decided_ = 0;
   // Per detector that reported in this stream, the furthest end offset reported so far.
   std::vector<std::pair<uint32_t, uint64_t>> reported_;
   bool finished_ = false;

@@ -39,7 +39,9 @@ Result<void> PatternScratch::prepare(const PatternDatabase& db) {
   if (engine.gated) {
     if (auto r = grow(engine.gated.get()); !r) return r;
   }
-  if (auto r = grow(engine.stream.get()); !r) return r;
+  if (engine.stream) {
+    if (auto r = grow(engine.stream.get()); !r) return r;
+  }
   for (const auto& d : engine.confirms) {
     if (auto r = grow(d.get()); !r) return r;
   }
@@ -69,27 +71,42 @@ Result<void> PatternScratch::scanBlock(const PatternDatabase& db, std::string_vi
       return scanError("Hyperscan block scan failed", rc);
     }
   }
-  if (const hs_database_t* gated = db.engine_->gated.get()) {
-    gated_ranges_.clear();
-    digit_gate::denseRanges(text, db.engine_->gated_max_width, gated_ranges_);
-    for (const digit_gate::Range& range : gated_ranges_) {
-      scan.offset = range.begin;
-      scan.min_start = range.begin == 0 ? 0 : range.begin + 1;
-      scan.max_end = range.end == text.size() ? range.end : range.end - 2;
-      hs_error_t rc = hs_scan(gated, text.data() + range.begin,
-                              static_cast<unsigned int>(range.end - range.begin), 0, scratch_,
-                              mainScanHandler(), &scan);
-      if (rc != HS_SUCCESS) {
-        out.resize(before);
-        return scanError("Hyperscan block scan failed", rc);
-      }
-    }
+  if (auto r = scanGated(db, text, 0, true, scan); !r) {
+    out.resize(before);
+    return r;
   }
   if (auto r = resolveStarts(scan, text, 0, scratch_); !r) {
     out.resize(before);
     return r;
   }
   collector.finish();
+  return {};
+}
+
+Result<void> PatternScratch::scanGated(const PatternDatabase& db, std::string_view bytes,
+                                       uint64_t offset, bool ends_data, MainScan& scan) {
+  const hs_database_t* gated = db.engine_->gated.get();
+  if (!gated) return {};
+  gated_ranges_.clear();
+  digit_gate::denseRanges(bytes, db.engine_->gated_max_width, gated_ranges_);
+  const uint64_t saved_offset = scan.offset, saved_min_start = scan.min_start,
+                 saved_max_end = scan.max_end;
+  for (const digit_gate::Range& range : gated_ranges_) {
+    // A range's first byte and its last two are context (a match there would see a \b or $ the
+    // cut invented), except where the range meets the data's own start or end.
+    const uint64_t begin = offset + range.begin;
+    scan.offset = begin;
+    scan.min_start = begin == 0 ? 0 : begin + 1;
+    scan.max_end =
+        range.end == bytes.size() && ends_data ? offset + range.end : offset + range.end - 2;
+    hs_error_t rc = hs_scan(gated, bytes.data() + range.begin,
+                            static_cast<unsigned int>(range.end - range.begin), 0, scratch_,
+                            mainScanHandler(), &scan);
+    if (rc != HS_SUCCESS) return scanError("Hyperscan block scan failed", rc);
+  }
+  scan.offset = saved_offset;
+  scan.min_start = saved_min_start;
+  scan.max_end = saved_max_end;
   return {};
 }
 

@@ -43,14 +43,41 @@ void dropReported(std::vector<std::pair<uint32_t, uint64_t>>& reported,
 
 PatternStream::PatternStream(std::shared_ptr<const PatternDatabase> db, PatternScratch& scratch)
     : db_(std::move(db)), scratch_(scratch) {
-  // A failure leaves stream_ null; feed() reports it, as a constructor cannot.
-  if (db_ && db_->engine_) hs_open_stream(db_->engine_->stream.get(), 0, &stream_);
+  // A failure is remembered for feed() to report, as a constructor cannot. No stream database
+  // (every expression gated) needs no Hyperscan stream.
+  if (db_ && db_->engine_ && db_->engine_->stream) {
+    open_failed_ = hs_open_stream(db_->engine_->stream.get(), 0, &stream_) != HS_SUCCESS;
+  }
 }
 
 PatternStream::~PatternStream() {
   // An abandoned stream (the exchange ended early): its pending end-of-data matches are dropped
   // on purpose, so no scratch and no callback are needed.
   if (stream_) hs_close_stream(stream_, nullptr, nullptr, nullptr);
+}
+
+Result<void> PatternStream::scanGatedWindow(std::string_view reach, uint64_t base, size_t fresh,
+                                            bool ends_data, MainScan& scan) {
+  if (!db_->engine_->gated) return {};
+  // A gated match is at most gated_max_width bytes; one not decided yet ends after
+  // gated_decided_, the end of the previous chunk less its last two bytes, so it starts at most
+  // gated_max_width + 2 bytes before this chunk, and one byte more gives it its left context.
+  const size_t context = size_t{db_->engine_->gated_max_width} + 3;
+  const size_t take = std::min(reach.size(), fresh + context);
+  const std::string_view window = reach.substr(reach.size() - take);
+  const uint64_t window_offset = base + (reach.size() - take);
+  scan.min_end = gated_decided_;
+  auto r = scratch_.scanGated(*db_, window, window_offset, ends_data, scan);
+  scan.min_end = 0;
+  if (!r) return r;
+  // Every match ending here or before was in a range with its context, or can have none.
+  const uint64_t reach_end = base + reach.size();
+  if (ends_data) {
+    gated_decided_ = reach_end;
+  } else if (reach_end > 2) {
+    gated_decided_ = std::max(gated_decided_, reach_end - 2);
+  }
+  return {};
 }
 
 Result<void> PatternStream::feed(std::string_view chunk, std::vector<PatternHit>& out) {
@@ -62,49 +89,47 @@ Result<void> PatternStream::feed(std::string_view chunk, std::vector<PatternHit>
     offset_ += chunk.size();
     return {};
   }
-  if (!stream_) return makeError("scan_error", "cannot open a Hyperscan stream");
+  if (open_failed_) return makeError("scan_error", "cannot open a Hyperscan stream");
   if (chunk.size() >= std::numeric_limits<unsigned int>::max()) {
     return makeError("scan_error", "chunk beyond Hyperscan's 4 GiB limit");
   }
   if (auto ready = scratch_.prepare(*db_); !ready) return ready;
 
-  const size_t before = out.size();
-  HitCollector collector(*db_, out);
-  // tail_ may hold more than kTailBytes (it is trimmed in batches); only the last kTailBytes
-  // count, so whether a match can be validated does not depend on how the body was chunked.
-  std::string_view tail(tail_);
-  if (tail.size() > kTailBytes) tail.remove_prefix(tail.size() - kTailBytes);
-  const uint64_t base = offset_ - tail.size();
-  collector.setWindow(ByteWindow{base, tail, chunk});
-  MainScan scan{*db_->engine_, collector, {}};
-  hs_error_t rc = hs_scan_stream(stream_, chunk.data(), static_cast<unsigned int>(chunk.size()), 0,
-                                 scratch_.scratch_, mainScanHandler(), &scan);
-  if (rc != HS_SUCCESS) {
-    out.resize(before);
-    return scanError("Hyperscan stream scan failed", rc);
+  // The bytes in reach as one run, the kept tail then the chunk: validators, start recovery and
+  // the gated windows read across the seam. tail_ is trimmed in batches (once it would pass
+  // twice kTailBytes), which keeps the copying linear in the body however small the chunks; only
+  // its last kTailBytes count, so whether a match can be validated does not depend on how the
+  // body was chunked.
+  if (tail_.size() > kTailBytes && tail_.size() + chunk.size() > 2 * kTailBytes) {
+    tail_.erase(0, tail_.size() - kTailBytes);
   }
+  const size_t kept = std::min(tail_.size(), kTailBytes);
+  tail_.append(chunk);
+  const std::string_view reach = std::string_view(tail_).substr(tail_.size() - chunk.size() - kept);
+  const uint64_t base = offset_ - kept;
+
+  const size_t before = out.size();
+  auto failed = [&](Result<void> r) {
+    out.resize(before);
+    tail_.resize(tail_.size() - chunk.size());
+    return r;
+  };
+  HitCollector collector(*db_, out);
+  collector.setWindow(ByteWindow{base, reach, {}});
+  MainScan scan{*db_->engine_, collector, {}};
+  if (stream_) {
+    hs_error_t rc = hs_scan_stream(stream_, chunk.data(), static_cast<unsigned int>(chunk.size()),
+                                   0, scratch_.scratch_, mainScanHandler(), &scan);
+    if (rc != HS_SUCCESS) return failed(scanError("Hyperscan stream scan failed", rc));
+  }
+  if (auto r = scanGatedWindow(reach, base, chunk.size(), false, scan); !r) return failed(r);
   if (!scan.pending.empty()) {
-    // The confirm scans need the kept tail and the chunk as one run of bytes.
-    std::string joined;
-    joined.reserve(tail.size() + chunk.size());
-    joined.append(tail).append(chunk);
-    if (auto r = resolveStarts(scan, joined, base, scratch_.scratch_); !r) {
-      out.resize(before);
-      return r;
-    }
+    if (auto r = resolveStarts(scan, reach, base, scratch_.scratch_); !r) return failed(r);
   }
   collector.finish();
   dropReported(reported_, out, before);
   offset_ += chunk.size();
-
-  // Appending, and trimming only once the buffer doubles, keeps the copying linear in the body
-  // size even when chunks are tiny (SSE deltas of a few dozen bytes).
-  if (chunk.size() >= kTailBytes) {
-    tail_.assign(chunk.substr(chunk.size() - kTailBytes));
-  } else {
-    tail_.append(chunk);
-    if (tail_.size() > 2 * kTailBytes) tail_.erase(0, tail_.size() - kTailBytes);
-  }
+  if (chunk.size() >= kTailBytes) tail_.erase(0, tail_.size() - kTailBytes);
   return {};
 }
 
@@ -112,10 +137,10 @@ Result<void> PatternStream::finish(std::vector<PatternHit>& out) {
   if (finished_) return {};
   finished_ = true;
   if (!db_ || !db_->engine_) return {};
-  if (!stream_) return makeError("scan_error", "cannot open a Hyperscan stream");
+  if (open_failed_) return makeError("scan_error", "cannot open a Hyperscan stream");
   if (auto ready = scratch_.prepare(*db_); !ready) {
     // Still release the stream; its last matches are lost with the scratch.
-    hs_close_stream(stream_, nullptr, nullptr, nullptr);
+    if (stream_) hs_close_stream(stream_, nullptr, nullptr, nullptr);
     stream_ = nullptr;
     return ready;
   }
@@ -126,13 +151,18 @@ Result<void> PatternStream::finish(std::vector<PatternHit>& out) {
   const uint64_t base = offset_ - tail.size();
   collector.setWindow(ByteWindow{base, tail, {}});
   MainScan scan{*db_->engine_, collector, {}};
-  hs_error_t rc = hs_close_stream(stream_, scratch_.scratch_, mainScanHandler(), &scan);
-  stream_ = nullptr;  // closed even when the callback failed
-  if (rc != HS_SUCCESS) {
-    out.resize(before);
-    return scanError("Hyperscan stream close failed", rc);
+  if (stream_) {
+    hs_error_t rc = hs_close_stream(stream_, scratch_.scratch_, mainScanHandler(), &scan);
+    stream_ = nullptr;  // closed even when the callback failed
+    if (rc != HS_SUCCESS) {
+      out.resize(before);
+      return scanError("Hyperscan stream close failed", rc);
+    }
   }
-  if (auto r = resolveStarts(scan, tail, base, scratch_.scratch_); !r) {
+  // The gated matches the last chunk left undecided: those ending in its last two bytes.
+  auto r = scanGatedWindow(tail, base, 0, true, scan);
+  if (r) r = resolveStarts(scan, tail, base, scratch_.scratch_);
+  if (!r) {
     out.resize(before);
     return r;
   }

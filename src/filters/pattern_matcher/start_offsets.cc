@@ -29,7 +29,7 @@ int onMainMatch(unsigned int id, unsigned long long /*from*/, unsigned long long
   if (id >= scan->engine.expressions.size()) return 0;
   const Engine::Expression& x = scan->engine.expressions[id];
   const uint64_t to = scan->offset + to_in_scan;
-  if (to > scan->max_end) return 0;
+  if (to > scan->max_end || to <= scan->min_end) return 0;
   try {
     if (x.fixedWidth()) {
       if (to - x.min_width >= scan->min_start)

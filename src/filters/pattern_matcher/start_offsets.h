@@ -42,6 +42,9 @@ struct MainScan {
   uint64_t offset = 0;
   uint64_t min_start = 0;
   uint64_t max_end = UINT64_MAX;
+  // Matches ending at or before this offset were decided by an earlier scan: a stream's gated
+  // windows overlap the previous chunk (PatternStream::scanGatedWindow).
+  uint64_t min_end = 0;
 };
 
 // The match callback to pass with a MainScan* as the context.

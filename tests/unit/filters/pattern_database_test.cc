@@ -382,6 +382,58 @@ TEST_CASE("a validated match within the kept tail is checked on its bytes across
   CHECK(streamScan(db, scratch, {"pay 4111 11", "11 1111 1112 now"}).empty());
 }
 
+TEST_CASE("streams find the digit-driven matches block mode finds, however the body is chunked") {
+  // Streams scan the gated detectors over windows of the new bytes and the end of the old ones:
+  // a number cut anywhere, even fed one byte at a time, is found once, with the context a whole
+  // text gives it (a longer digit run is no number; a number at the very end is one).
+  auto db = compiled(allPacks());
+  const std::vector<std::string> items = {
+      "4111 1111 1111 1111",  "4012888888881881",     "536-22-8907",
+      "(415) 555-2671",       "+44 20 7946 0958",     "DE89 3704 0044 0532 0130 00",
+      "2025-08-12T10:30:00Z", "12345678901234567890", "415-555-2671"};
+  std::mt19937 rng(11);
+  PatternScratch scratch;
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    const size_t pieces = 1 + rng() % 12;
+    for (size_t p = 0; p < pieces; ++p) {
+      switch (rng() % 4) {
+        case 0:
+          text += items[rng() % items.size()];
+          break;
+        case 1:
+          text += std::to_string(rng() % 100000);
+          break;
+        case 2:
+          text += std::string(1 + rng() % 3, " -.,("[rng() % 5]);
+          break;
+        default:
+          text += std::string(1 + rng() % 90, 'x') + " ";
+      }
+    }
+    const std::vector<HitKey> expected = blockScan(*db, text);
+    std::vector<std::string_view> parts;
+    const size_t most = round % 4 == 0 ? 1 : 1 + rng() % 120;
+    for (size_t at = 0; at < text.size();) {
+      const size_t n = std::min(text.size() - at, 1 + rng() % most);
+      parts.push_back(std::string_view(text).substr(at, n));
+      at += n;
+    }
+    // Streams report in the order matches end; block scans order by start.
+    auto byOffsets = [](std::vector<HitKey> v) {
+      std::sort(v.begin(), v.end(), [](const HitKey& a, const HitKey& b) {
+        return std::tie(std::get<1>(a), std::get<2>(a), std::get<0>(a)) <
+               std::tie(std::get<1>(b), std::get<2>(b), std::get<0>(b));
+      });
+      return v;
+    };
+    const std::vector<HitKey> got = byOffsets(streamScan(db, scratch, parts));
+    const std::vector<HitKey> want = byOffsets(expected);
+    REQUIRE_MESSAGE(got == want,
+                    "round " << round << " text [" << text << "] in " << parts.size() << " parts");
+  }
+}
+
 // --- the digit gate ----------------------------------------------------------------------------
 
 // The largest cluster of digits (at most kGateGap other bytes from one to the next) in `span`.
@@ -412,8 +464,15 @@ TEST_CASE("the digit gate covers every short span holding a cluster of digits, w
         c = " -.()"[rng() % 5];
     }
     const size_t width = 8 + rng() % 60;
-    std::vector<digit_gate::Range> ranges;
+    std::vector<digit_gate::Range> ranges, portable;
     digit_gate::denseRanges(text, width, ranges);
+    // The vector path the CPU may take and the portable one give the same ranges.
+    digit_gate::denseRangesPortable(text, width, portable);
+    REQUIRE(ranges.size() == portable.size());
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      CHECK(ranges[i].begin == portable[i].begin);
+      CHECK(ranges[i].end == portable[i].end);
+    }
     for (size_t i = 1; i < ranges.size(); ++i) CHECK(ranges[i - 1].end < ranges[i].begin);
     // Every span of at most `width` bytes with a cluster of kGateDigits lies inside one range,
     // one byte in from its start and two from its end, unless the range reaches the text's edge.

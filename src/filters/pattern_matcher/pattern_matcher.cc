@@ -142,7 +142,7 @@ class PatternMatcherFilter : public StreamFilter {
     Result<void> r;
     if (sse_) {
       r = sse_->feed(bytes);
-      if (r.ok() && sse_error_) r = *sse_error_;
+      if (r.ok()) r = scanSseText(s);
     } else {
       r = scanResponseText(s, bytes);
     }
@@ -230,15 +230,20 @@ class PatternMatcherFilter : public StreamFilter {
     return {};
   }
 
-  // SSE of a known API: each event's generated text goes to the one stream scan, so a match
-  // split across events is still found.
+  // SSE of a known API: the generated text of each event goes to the one stream scan, so a
+  // match split across events is still found. The texts of the events a body chunk completes
+  // are scanned in one call (scanSseText): a delta is often a single token, and a stream scan
+  // call costs more than a few hundred bytes of scanning; the chunk is passed on only after the
+  // scan either way, so a block still stops it.
   void startSseDecoding(StreamInfo& s) {
     decoder_.emplace(s.endpoint);
-    sse_.emplace([this, &s](const SseEvent& event) {
-      std::string text = decoder_->onEvent(event);
-      if (text.empty() || sse_error_) return;
-      if (auto r = scanResponseText(s, text); !r.ok()) sse_error_ = r.error();
-    });
+    sse_.emplace([this](const SseEvent& event) { sse_text_ += decoder_->onEvent(event); });
+  }
+
+  Result<void> scanSseText(StreamInfo& s) {
+    Result<void> r = scanResponseText(s, sse_text_);
+    sse_text_.clear();
+    return r;
   }
 
   Result<void> scanResponseText(StreamInfo& s, std::string_view text) {
@@ -254,7 +259,7 @@ class PatternMatcherFilter : public StreamFilter {
   Result<void> finishResponse(StreamInfo& s) {
     std::vector<PatternHit>& hits = workerBuffers().hits;
     hits.clear();
-    if (sse_) sse_->finish();
+    if (sse_) sse_->finish();  // an event cut off by the end is dropped, as clients drop it
     if (auto r = stream_->finish(hits); !r.ok()) return r;
     recordHits(*factory_.database(), hits, s, "response", SIZE_MAX, /*response=*/true, factory_);
     if (decoder_) s.usage = decoder_->facts().usage;
@@ -280,7 +285,7 @@ class PatternMatcherFilter : public StreamFilter {
   std::optional<PatternStream> stream_;
   std::optional<ai::StreamDecoder> decoder_;
   std::optional<SseParser> sse_;
-  std::optional<Error> sse_error_;
+  std::string sse_text_;  // the generated text of the events decoded from the current chunk
   bool whole_response_ = false;  // holding a non-streamed API answer to scan it whole
 };
 

@@ -215,6 +215,23 @@ TEST_CASE("a log rule reports a streamed detection once and lets the stream thro
   CHECK(ex.info.rule == "watch");
 }
 
+TEST_CASE("events arriving together are scanned as one text, offsets running on across reads") {
+  // Three deltas in one read, the key cut across them; then the last read, with the end of the
+  // body: its event is scanned before the stream is finished.
+  Exchange ex(guardrails("      - {name: watch, action: log, match_detector: ['secret.*']}\n"));
+  REQUIRE(ex.request(chatBody("hello")).action == Action::Continue);
+  REQUIRE(ex.responseHead("text/event-stream").action == Action::Continue);
+  const std::string together = sseDelta("k=AKIA") + sseDelta("IOSFODNN7") + sseDelta("EXAMPLE ok ");
+  CHECK(ex.responseChunk(together).action == Action::Continue);
+  REQUIRE(ex.info.detections.size() == 1);
+  CHECK(ex.info.detections[0].start == 2);
+  CHECK(ex.info.detections[0].end == 22);
+  CHECK(ex.responseChunk(sseDelta(std::string("and ") + kKey), true).action == Action::Continue);
+  REQUIRE(ex.info.detections.size() == 2);
+  CHECK(ex.info.detections[1].start == 30);  // after "k=AKIAIOSFODNN7EXAMPLE ok and "
+  CHECK(ex.info.detections[1].end == 50);
+}
+
 TEST_CASE("a non-streamed answer is held whole, so a block answers instead of cutting it") {
   Exchange ex(guardrails(kBlockSecrets));
   REQUIRE(ex.request(chatBody("my key?")).action == Action::Continue);

@@ -23,13 +23,14 @@ Verdict withBlockStatus(Verdict v) {
 // FilterChain
 
 FilterCounterValues FilterChain::Entry::counters() const {
+  const Counters& c = *counters_;
   FilterCounterValues v;
-  v.invocations = invocations_.load(std::memory_order_relaxed);
-  v.continues = continues_.load(std::memory_order_relaxed);
-  v.blocks = blocks_.load(std::memory_order_relaxed);
-  v.bypasses = bypasses_.load(std::memory_order_relaxed);
-  v.need_more_data = need_more_data_.load(std::memory_order_relaxed);
-  v.over_limit = over_limit_.load(std::memory_order_relaxed);
+  v.invocations = c.invocations.load(std::memory_order_relaxed);
+  v.continues = c.continues.load(std::memory_order_relaxed);
+  v.blocks = c.blocks.load(std::memory_order_relaxed);
+  v.bypasses = c.bypasses.load(std::memory_order_relaxed);
+  v.need_more_data = c.need_more_data.load(std::memory_order_relaxed);
+  v.over_limit = c.over_limit.load(std::memory_order_relaxed);
   return v;
 }
 
@@ -44,38 +45,33 @@ std::vector<FilterStat> FilterChain::Entry::stats() const {
 }
 
 void FilterChain::Entry::carryCountersFrom(const Entry& previous) {
-  FilterCounterValues c = previous.counters();
-  invocations_.fetch_add(c.invocations, std::memory_order_relaxed);
-  continues_.fetch_add(c.continues, std::memory_order_relaxed);
-  blocks_.fetch_add(c.blocks, std::memory_order_relaxed);
-  bypasses_.fetch_add(c.bypasses, std::memory_order_relaxed);
-  need_more_data_.fetch_add(c.need_more_data, std::memory_order_relaxed);
-  over_limit_.fetch_add(c.over_limit, std::memory_order_relaxed);
+  counters_ = previous.counters_;
   for (const FilterStat& st : previous.stats()) {
     if (!st.gauge && !st.process_wide) carried_stats_[st.name] = st.value;
   }
 }
 
 void FilterChain::Entry::record(Action action) const {
-  invocations_.fetch_add(1, std::memory_order_relaxed);
+  Counters& c = *counters_;
+  c.invocations.fetch_add(1, std::memory_order_relaxed);
   switch (action) {
     case Action::Continue:
-      continues_.fetch_add(1, std::memory_order_relaxed);
+      c.continues.fetch_add(1, std::memory_order_relaxed);
       break;
     case Action::NeedMoreData:
-      need_more_data_.fetch_add(1, std::memory_order_relaxed);
+      c.need_more_data.fetch_add(1, std::memory_order_relaxed);
       break;
     case Action::Bypass:
-      bypasses_.fetch_add(1, std::memory_order_relaxed);
+      c.bypasses.fetch_add(1, std::memory_order_relaxed);
       break;
     case Action::Block:
-      blocks_.fetch_add(1, std::memory_order_relaxed);
+      c.blocks.fetch_add(1, std::memory_order_relaxed);
       break;
   }
 }
 
 void FilterChain::Entry::recordOverLimit() const {
-  over_limit_.fetch_add(1, std::memory_order_relaxed);
+  counters_->over_limit.fetch_add(1, std::memory_order_relaxed);
 }
 
 FilterChain::FilterChain(std::vector<Stage> stages) {

@@ -70,20 +70,27 @@ class FilterChain {
     friend class StreamFilterChain;
     void record(Action action) const;
     void recordOverLimit() const;
-    // Counts what `previous` has counted so far into this entry (before it serves anything).
+    // Takes over the counters of `previous` (before this entry serves anything): both count
+    // into the same ones from then on.
     void carryCountersFrom(const Entry& previous);
+
+    // Bumped by every worker; relaxed because they are statistics, not synchronization.
+    struct Counters {
+      std::atomic<uint64_t> invocations{0};
+      std::atomic<uint64_t> continues{0};
+      std::atomic<uint64_t> blocks{0};
+      std::atomic<uint64_t> bypasses{0};
+      std::atomic<uint64_t> need_more_data{0};
+      std::atomic<uint64_t> over_limit{0};
+    };
 
     Stage stage_;
     // Counter values of the stages this one replaced, by stat name; set before the chain serves,
     // read-only afterwards.
     std::map<std::string, uint64_t, std::less<>> carried_stats_;
-    // Bumped by every worker; relaxed because they are statistics, not synchronization.
-    mutable std::atomic<uint64_t> invocations_{0};
-    mutable std::atomic<uint64_t> continues_{0};
-    mutable std::atomic<uint64_t> blocks_{0};
-    mutable std::atomic<uint64_t> bypasses_{0};
-    mutable std::atomic<uint64_t> need_more_data_{0};
-    mutable std::atomic<uint64_t> over_limit_{0};
+    // Shared with the stages this one replaced (carryCountersFrom), so that what exchanges still
+    // running on an older chain count after a rebuild lands here too. Never null.
+    std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   };
 
   explicit FilterChain(std::vector<Stage> stages);
@@ -92,7 +99,7 @@ class FilterChain {
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
-  // In chain order. A deque because entries hold atomics and must never move.
+  // In chain order. A deque: entries are handed out by reference and must never move.
   const std::deque<Entry>& entries() const { return entries_; }
   const Entry& entry(size_t i) const { return entries_[i]; }
   // The largest max_bytes and timeout_ms over the stages' peekLimits(): how far and how long the
@@ -100,9 +107,9 @@ class FilterChain {
   PeekLimits peekLimits() const { return peek_limits_; }
   // Hands each stage the stage of `previous` it replaces — the k-th stage of a filter takes over
   // from the k-th stage of the same filter in `previous`: its live state
-  // (FilterFactory::inheritState) and its counters (what `previous` counted after this call, by
-  // exchanges still in flight there, is not carried). Called by buildFilterChain, before the
-  // chain serves.
+  // (FilterFactory::inheritState) and its counters (shared: exchanges still in flight on
+  // `previous` count into them too; the factory's own stats are carried as they are at this
+  // call). Called by buildFilterChain, before the chain serves.
   void inheritStateFrom(const FilterChain& previous);
 
  private:

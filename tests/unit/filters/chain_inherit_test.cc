@@ -118,5 +118,22 @@ TEST_CASE("counters continue across rebuilds; gauges and process-wide stats do n
   CHECK(third.chain->entry(0).counters().invocations == 3);
 }
 
+TEST_CASE("an exchange still running on the old chain after a rebuild counts in the new one") {
+  Built first = chainOf({"tagged"}, "1");
+  std::shared_ptr<const FilterChain> first_chain(std::move(first.chain));
+  StreamFilterChain in_flight(first_chain, 1024, FailMode::Closed);  // began before the rebuild
+  StreamInfo info;
+  Headers headers;
+  CHECK(in_flight.requestHeaders(info, headers, false).action == Action::Continue);
+
+  Built second = chainOf({"tagged"}, "2");
+  second.chain->inheritStateFrom(*first_chain);
+  REQUIRE(second.chain->entry(0).counters().invocations == 1);
+  Buffer body;
+  CHECK(in_flight.requestBody(info, body, true).action == Action::Continue);
+  CHECK(second.chain->entry(0).counters().invocations == 2);
+  CHECK(second.chain->entry(0).counters().continues == 2);
+}
+
 }  // namespace
 }  // namespace aiw

@@ -16,6 +16,7 @@ packages=(
   rapidjson-dev              # JSON
   libhyperscan-dev           # pattern matching
   doctest-dev                # unit tests
+  libgoogle-perftools-dev    # tcmalloc_minimal, the binary's allocator (CMakeLists.txt)
   # integration tests: real clients and origins on loopback
   curl python3 procps openssl
   slowhttptest               # slowloris against the forward listener (test_hostile_resources)

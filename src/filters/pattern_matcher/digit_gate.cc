@@ -116,7 +116,7 @@ class RangeBuilder {
   bool open_ = false;
 };
 
-// The walk over a text's 64-byte words, `word_mask` giving a whole word's digits. Inlined into
+// The walk over a text's 64-byte words, `WordMask` giving a whole word's digits. Inlined into
 // each entry point below so that the AVX-512 one is compiled for that unit as a whole.
 template <uint64_t (*WordMask)(const char*)>
 [[gnu::always_inline]] inline void walk(std::string_view text, size_t max_width,

@@ -14,18 +14,9 @@ constexpr size_t kRecentHits = 4;
 }  // namespace
 
 bool HitCollector::bytes(uint64_t from, uint64_t to, std::string_view& view) {
-  const uint64_t a_end = window_.start + window_.a.size();
-  const uint64_t b_end = a_end + window_.b.size();
-  if (from < window_.start || to > b_end || from > to) return false;
-  if (to <= a_end) {
-    view = window_.a.substr(from - window_.start, to - from);
-  } else if (from >= a_end) {
-    view = window_.b.substr(from - a_end, to - from);
-  } else {
-    joined_.assign(window_.a.substr(from - window_.start));
-    joined_.append(window_.b.substr(0, to - a_end));
-    view = joined_;
-  }
+  const uint64_t end = window_.start + window_.bytes.size();
+  if (from < window_.start || to > end || from > to) return false;
+  view = window_.bytes.substr(from - window_.start, to - from);
   return true;
 }
 

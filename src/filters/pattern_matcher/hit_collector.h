@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -12,12 +11,11 @@
 
 namespace aiw {
 
-// The scanned bytes still in reach: [start, start + a.size() + b.size()) laid out as a then b
-// (stream mode: the kept tail, then the current chunk; block mode: the whole text, b empty).
+// The scanned bytes still in reach, at offset `start` of the text or stream (stream mode: the kept
+// tail and the current chunk, one run; block mode: the whole text).
 struct ByteWindow {
   uint64_t start = 0;
-  std::string_view a;
-  std::string_view b;
+  std::string_view bytes;
 };
 
 class HitCollector {
@@ -43,7 +41,6 @@ class HitCollector {
   std::vector<PatternHit>& out_;
   size_t base_;
   ByteWindow window_;
-  std::string joined_;  // a match straddling the tail and the chunk, copied once
 };
 
 }  // namespace aiw

@@ -87,9 +87,10 @@ class PatternScratch {
   // Scans the digit-gated expressions over the ranges of `bytes` (at `offset` in the text or
   // stream) that hold a cluster of digits. `ends_data`: the last byte of `bytes` is the last of
   // the text, so a match may end there; otherwise matches within two bytes of the end wait for
-  // the bytes after them (their \b or $ is not decided yet).
+  // the bytes after them (their \b or $ is not decided yet). Matches ending at or before
+  // `decided` are skipped (an earlier window decided them).
   Result<void> scanGated(const PatternDatabase& db, std::string_view bytes, uint64_t offset,
-                         bool ends_data, MainScan& scan);
+                         bool ends_data, uint64_t decided, MainScan& scan);
 
   hs_scratch* scratch_ = nullptr;
   uint64_t serial_ = 0;                          // of the database scratch_ was allocated for

@@ -61,8 +61,8 @@ Result<void> PatternScratch::scanBlock(const PatternDatabase& db, std::string_vi
   if (auto ready = prepare(db); !ready) return ready;
   const size_t before = out.size();
   HitCollector collector(db, out);
-  collector.setWindow(ByteWindow{0, text, {}});
-  MainScan scan{*db.engine_, collector, {}};
+  collector.setWindow(ByteWindow{0, text});
+  MainScan scan{*db.engine_, collector, {}, {}};
   for (const auto& group : db.engine_->block) {
     hs_error_t rc = hs_scan(group.get(), text.data(), static_cast<unsigned int>(text.size()), 0,
                             scratch_, mainScanHandler(), &scan);
@@ -71,7 +71,7 @@ Result<void> PatternScratch::scanBlock(const PatternDatabase& db, std::string_vi
       return scanError("Hyperscan block scan failed", rc);
     }
   }
-  if (auto r = scanGated(db, text, 0, true, scan); !r) {
+  if (auto r = scanGated(db, text, 0, true, 0, scan); !r) {
     out.resize(before);
     return r;
   }
@@ -84,29 +84,31 @@ Result<void> PatternScratch::scanBlock(const PatternDatabase& db, std::string_vi
 }
 
 Result<void> PatternScratch::scanGated(const PatternDatabase& db, std::string_view bytes,
-                                       uint64_t offset, bool ends_data, MainScan& scan) {
+                                       uint64_t offset, bool ends_data, uint64_t decided,
+                                       MainScan& scan) {
   const hs_database_t* gated = db.engine_->gated.get();
   if (!gated) return {};
   gated_ranges_.clear();
   digit_gate::denseRanges(bytes, db.engine_->gated_max_width, gated_ranges_);
-  const uint64_t saved_offset = scan.offset, saved_min_start = scan.min_start,
-                 saved_max_end = scan.max_end;
+  const MainScan::Part saved = scan.part;
+  scan.part.min_end = decided;
   for (const digit_gate::Range& range : gated_ranges_) {
     // A range's first byte and its last two are context (a match there would see a \b or $ the
     // cut invented), except where the range meets the data's own start or end.
     const uint64_t begin = offset + range.begin;
-    scan.offset = begin;
-    scan.min_start = begin == 0 ? 0 : begin + 1;
-    scan.max_end =
+    scan.part.offset = begin;
+    scan.part.min_start = begin == 0 ? 0 : begin + 1;
+    scan.part.max_end =
         range.end == bytes.size() && ends_data ? offset + range.end : offset + range.end - 2;
     hs_error_t rc = hs_scan(gated, bytes.data() + range.begin,
                             static_cast<unsigned int>(range.end - range.begin), 0, scratch_,
                             mainScanHandler(), &scan);
-    if (rc != HS_SUCCESS) return scanError("Hyperscan block scan failed", rc);
+    if (rc != HS_SUCCESS) {
+      scan.part = saved;
+      return scanError("Hyperscan block scan failed", rc);
+    }
   }
-  scan.offset = saved_offset;
-  scan.min_start = saved_min_start;
-  scan.max_end = saved_max_end;
+  scan.part = saved;
   return {};
 }
 

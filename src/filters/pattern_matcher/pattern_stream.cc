@@ -66,10 +66,10 @@ Result<void> PatternStream::scanGatedWindow(std::string_view reach, uint64_t bas
   const size_t take = std::min(reach.size(), fresh + context);
   const std::string_view window = reach.substr(reach.size() - take);
   const uint64_t window_offset = base + (reach.size() - take);
-  scan.min_end = gated_decided_;
-  auto r = scratch_.scanGated(*db_, window, window_offset, ends_data, scan);
-  scan.min_end = 0;
-  if (!r) return r;
+  if (auto r = scratch_.scanGated(*db_, window, window_offset, ends_data, gated_decided_, scan);
+      !r) {
+    return r;
+  }
   // Every match ending here or before was in a range with its context, or can have none.
   const uint64_t reach_end = base + reach.size();
   if (ends_data) {
@@ -115,8 +115,8 @@ Result<void> PatternStream::feed(std::string_view chunk, std::vector<PatternHit>
     return r;
   };
   HitCollector collector(*db_, out);
-  collector.setWindow(ByteWindow{base, reach, {}});
-  MainScan scan{*db_->engine_, collector, {}};
+  collector.setWindow(ByteWindow{base, reach});
+  MainScan scan{*db_->engine_, collector, {}, {}};
   if (stream_) {
     hs_error_t rc = hs_scan_stream(stream_, chunk.data(), static_cast<unsigned int>(chunk.size()),
                                    0, scratch_.scratch_, mainScanHandler(), &scan);
@@ -149,8 +149,8 @@ Result<void> PatternStream::finish(std::vector<PatternHit>& out) {
   std::string_view tail(tail_);
   if (tail.size() > kTailBytes) tail.remove_prefix(tail.size() - kTailBytes);
   const uint64_t base = offset_ - tail.size();
-  collector.setWindow(ByteWindow{base, tail, {}});
-  MainScan scan{*db_->engine_, collector, {}};
+  collector.setWindow(ByteWindow{base, tail});
+  MainScan scan{*db_->engine_, collector, {}, {}};
   if (stream_) {
     hs_error_t rc = hs_close_stream(stream_, scratch_.scratch_, mainScanHandler(), &scan);
     stream_ = nullptr;  // closed even when the callback failed

@@ -28,12 +28,12 @@ int onMainMatch(unsigned int id, unsigned long long /*from*/, unsigned long long
   auto* scan = static_cast<MainScan*>(ctx);
   if (id >= scan->engine.expressions.size()) return 0;
   const Engine::Expression& x = scan->engine.expressions[id];
-  const uint64_t to = scan->offset + to_in_scan;
-  if (to > scan->max_end || to <= scan->min_end) return 0;
+  const MainScan::Part& part = scan->part;
+  const uint64_t to = part.offset + to_in_scan;
+  if (to > part.max_end || to <= part.min_end) return 0;
   try {
     if (x.fixedWidth()) {
-      if (to - x.min_width >= scan->min_start)
-        scan->collector.add(x.detector, to - x.min_width, to);
+      if (to - x.min_width >= part.min_start) scan->collector.add(x.detector, to - x.min_width, to);
       return 0;
     }
     std::vector<PendingEnds>& pending = scan->pending;

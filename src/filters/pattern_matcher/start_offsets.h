@@ -37,14 +37,17 @@ struct MainScan {
   const PatternDatabase::Engine& engine;
   HitCollector& collector;
   std::vector<PendingEnds> pending;
-  // A scan of part of a text: Hyperscan's offsets are relative to `offset`, and a match within
-  // one byte of the part's start or two of its end saw the wrong context there and is ignored.
-  uint64_t offset = 0;
-  uint64_t min_start = 0;
-  uint64_t max_end = UINT64_MAX;
-  // Matches ending at or before this offset were decided by an earlier scan: a stream's gated
-  // windows overlap the previous chunk (PatternStream::scanGatedWindow).
-  uint64_t min_end = 0;
+  // A scan of part of a text (the digit-gated ranges): Hyperscan's offsets are relative to
+  // `offset`, and a match within one byte of the part's start or two of its end saw the wrong
+  // context there and is ignored. Matches ending at or before `min_end` were decided by an
+  // earlier scan (a stream's gated windows overlap the previous chunk). Whole-text and stream
+  // scans leave it as it is.
+  struct Part {
+    uint64_t offset = 0;
+    uint64_t min_start = 0;
+    uint64_t max_end = UINT64_MAX;
+    uint64_t min_end = 0;
+  } part;
 };
 
 // The match callback to pass with a MainScan* as the context.

@@ -151,6 +151,7 @@ ConnectionFilterChain::ConnectionFilterChain(std::shared_ptr<const FilterChain> 
                                              size_t max_peek_bytes)
     : chain_(std::move(chain)), max_peek_bytes_(max_peek_bytes) {
   if (chain_ == nullptr) return;
+  stages_.reserve(chain_->entries().size());  // one allocation per exchange, not one per growth
   for (const auto& entry : chain_->entries()) {
     if (auto filter = entry.factory().createConnectionFilter()) {
       stages_.push_back({&entry, std::move(filter)});
@@ -225,6 +226,7 @@ StreamFilterChain::StreamFilterChain(std::shared_ptr<const FilterChain> chain,
   request_.request = true;
   response_.request = false;
   if (chain_ == nullptr) return;
+  stages_.reserve(chain_->entries().size());  // one allocation per exchange, not one per growth
   for (const auto& entry : chain_->entries()) {
     if (auto filter = entry.factory().createStreamFilter()) {
       stages_.push_back({&entry, std::move(filter), false});

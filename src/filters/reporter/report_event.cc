@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -19,99 +19,6 @@ uint64_t processPrefix() {
   // stay unique in a file that outlives one run, without any coordination.
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd());
-}
-
-// `,"key":` (or `{"key":` for the first field) in one append: the reporter thread encodes
-// every event, and a call per punctuation character was a fifth of its time.
-void appendKey(std::string &out, std::string_view key, bool first, std::string_view after) {
-  char head[64];
-  if (key.size() + after.size() + 4 > sizeof head) {  // a long raw value (usage), a huge number
-    out += first ? "\"" : ",\"";
-    out += key;
-    out += "\":";
-    out += after;
-    return;
-  }
-  size_t n = 0;
-  if (!first) head[n++] = ',';
-  head[n++] = '"';
-  n += key.copy(head + n, key.size());
-  head[n++] = '"';
-  head[n++] = ':';
-  n += after.copy(head + n, after.size());
-  out.append(head, n);
-}
-
-void appendString(std::string &out, std::string_view key, std::string_view value,
-                  bool first = false) {
-  if (value.empty()) {
-    appendKey(out, key, first, "null");
-    return;
-  }
-  appendKey(out, key, first, "\"");
-  appendJsonEscaped(out, value);
-  out += '"';
-}
-
-void appendRaw(std::string &out, std::string_view key, std::string_view raw) {
-  appendKey(out, key, false, raw);
-}
-
-// Numbers are formatted on the stack (std::to_chars): the reporter thread encodes every
-// exchange, and a temporary string per number showed up in its profile.
-void appendUint(std::string &out, std::string_view key, uint64_t v) {
-  char buf[24];
-  auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  appendRaw(out, key, std::string_view(buf, static_cast<size_t>(end - buf)));
-}
-
-void appendBool(std::string &out, std::string_view key, bool v) {
-  appendRaw(out, key, v ? "true" : "false");
-}
-
-void appendMs(std::string &out, std::string_view key, double ms) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, ms < 0 ? 0.0 : ms, std::chars_format::fixed, 1);
-  appendRaw(out, key, std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
-}
-
-void appendDetections(std::string &out, const std::vector<DetectionCount> &ds) {
-  out += ",\"detections\":[";
-  bool first = true;
-  for (const DetectionCount &d : ds) {
-    if (!first) out += ',';
-    first = false;
-    out += '{';
-    appendString(out, "detector", d.detector, true);
-    appendString(out, "category", d.category);
-    appendString(out, "field", d.field);
-    appendUint(out, "count", d.count);
-    out += '}';
-  }
-  out += ']';
-}
-
-void appendUsage(std::string &out, const ai::Usage &u) {
-  if (!u.known()) {
-    appendRaw(out, "usage", "null");
-    return;
-  }
-  auto n = [](int64_t v) { return v < 0 ? std::string("null") : std::to_string(v); };
-  appendRaw(
-      out, "usage",
-      "{\"input_tokens\":" + n(u.input_tokens) + ",\"output_tokens\":" + n(u.output_tokens) + "}");
-}
-
-std::string_view kindName(EventKind k) {
-  switch (k) {
-    case EventKind::Exchange:
-      return "exchange";
-    case EventKind::Tunnel:
-      return "tunnel";
-    case EventKind::Security:
-      return "security";
-  }
-  return "exchange";
 }
 
 std::string_view outcomeName(RuleOutcome o) {
@@ -155,14 +62,19 @@ EventId newEventId() {
   }
   // "%016x-%012x" of (prefix, n), written by hand: one id per event, made on the workers.
   static constexpr char kHex[] = "0123456789abcdef";
+  static const std::array<char, 17> prefix_hex = [] {
+    std::array<char, 17> text{};
+    for (int i = 0; i < 16; ++i) text[i] = kHex[(prefix >> (4 * (15 - i))) & 0xf];
+    text[16] = '-';
+    return text;
+  }();
   char buf[29];
-  for (int i = 0; i < 16; ++i) buf[i] = kHex[(prefix >> (4 * (15 - i))) & 0xf];
-  buf[16] = '-';
+  std::memcpy(buf, prefix_hex.data(), prefix_hex.size());
   for (int i = 0; i < 12; ++i) buf[17 + i] = kHex[(n >> (4 * (11 - i))) & 0xf];
   return EventId(std::string_view(buf, sizeof buf));
 }
 
-void appendTimestamp(std::string &out, std::chrono::system_clock::time_point t) {
+char *writeTimestamp(char *out, std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   time_t secs = static_cast<time_t>(ms / 1000);
   int millis = static_cast<int>(ms % 1000);
@@ -172,7 +84,7 @@ void appendTimestamp(std::string &out, std::chrono::system_clock::time_point t) 
   }
   // Events of one second share "YYYY-MM-DDTHH:MM:SS": formatted once per second per thread.
   thread_local time_t cached_secs = -1;
-  thread_local char cached[96];  // room for any int the format could print (the compiler checks)
+  thread_local char cached[kTimestampMax - 5];  // any int the format prints (the compiler checks)
   thread_local size_t cached_len = 0;
   if (secs != cached_secs) {
     tm utc{};
@@ -180,20 +92,22 @@ void appendTimestamp(std::string &out, std::chrono::system_clock::time_point t) 
     int n = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d",
                           utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
                           utc.tm_min, utc.tm_sec);
-    cached_len = n > 0 ? static_cast<size_t>(n) : 0;
+    cached_len = n > 0 ? std::min(static_cast<size_t>(n), sizeof cached - 1) : 0;
     cached_secs = secs;
   }
-  out.append(cached, cached_len);
-  const char fraction[5] = {'.', static_cast<char>('0' + millis / 100),
-                            static_cast<char>('0' + millis / 10 % 10),
-                            static_cast<char>('0' + millis % 10), 'Z'};
-  out.append(fraction, sizeof fraction);
+  std::memcpy(out, cached, cached_len);
+  out += cached_len;
+  *out++ = '.';
+  *out++ = static_cast<char>('0' + millis / 100);
+  *out++ = static_cast<char>('0' + millis / 10 % 10);
+  *out++ = static_cast<char>('0' + millis % 10);
+  *out++ = 'Z';
+  return out;
 }
 
 std::string formatTimestamp(std::chrono::system_clock::time_point t) {
-  std::string out;
-  appendTimestamp(out, t);
-  return out;
+  char buf[kTimestampMax];
+  return std::string(buf, writeTimestamp(buf, t));
 }
 
 std::string_view trafficClassName(TrafficClass c) {
@@ -350,76 +264,6 @@ ReportEvent droppedEventsEvent(std::string sink, uint64_t count,
   e.sink = std::move(sink);
   e.dropped = count;
   return e;
-}
-
-std::string encodeEvent(const ReportEvent &e) {
-  std::string o;
-  o.reserve(512);
-  o += '{';
-  appendKey(o, "ts", /*first=*/true, "\"");
-  appendTimestamp(o, e.ts);
-  o += '"';
-  appendString(o, "kind", kindName(e.kind));
-  appendString(o, "id", e.id.view());
-  if (e.kind == EventKind::Tunnel) {
-    // A blind tunnel: nothing was decrypted, so only the connection's facts.
-    appendString(o, "listener", e.listener);
-    appendString(o, "client", e.client);
-    appendString(o, "host", e.host);
-    appendUint(o, "port", e.port);
-    appendString(o, "class", trafficClassName(e.traffic_class));
-    appendBool(o, "intercepted", false);
-    appendString(o, "action", e.action);
-    appendMs(o, "duration_ms", e.latency_ms);
-    appendUint(o, "bytes_in", e.bytes_in);
-    appendUint(o, "bytes_out", e.bytes_out);
-    o += '}';
-    return o;
-  }
-  if (e.kind == EventKind::Security) appendString(o, "exchange_id", e.exchange_id.view());
-  appendString(o, "session_id", e.session_id);
-  appendString(o, "call_id", e.call_id);
-  appendString(o, "listener", e.listener);
-  appendString(o, "client", e.client);
-  appendString(o, "host", e.host);
-  appendString(o, "method", e.method);
-  appendString(o, "path", e.path);
-  appendString(o, "protocol", e.protocol);
-  if (e.status) {
-    appendUint(o, "status", e.status);
-  } else {
-    appendRaw(o, "status", "null");
-  }
-  appendString(o, "class",
-               e.call_class.empty() ? trafficClassName(e.traffic_class) : e.call_class);
-  appendBool(o, "intercepted", e.intercepted);
-  appendString(o, "provider", e.provider);
-  appendString(o, "model", e.model);
-  appendString(o, "tool", e.tool);
-  if (e.has_bodies && e.kind == EventKind::Exchange) {
-    appendString(o, "request_body", e.request_body);
-    appendString(o, "response_body", e.response_body);
-  }
-  appendString(o, "action", e.action);
-  appendString(o, "rule", e.rule);
-  appendString(o, "reason", e.reason);
-  appendString(o, "blocked_by", e.blocked_by);
-  if (e.kind == EventKind::Security) appendString(o, "phase", e.phase);
-  if (e.kind == EventKind::Security && e.dropped > 0) {
-    appendString(o, "sink", e.sink);
-    appendUint(o, "dropped", e.dropped);
-  }
-  appendDetections(o, e.detections);
-  if (e.kind == EventKind::Exchange) {
-    appendString(o, "error", e.error);
-    appendBool(o, "inspection_skipped", e.inspection_skipped);
-    appendMs(o, "latency_ms", e.latency_ms);
-    appendUint(o, "bytes_in", e.bytes_in);
-    appendUint(o, "bytes_out", e.bytes_out);
-    appendUsage(o, e.usage);
-  }
-  o += '}';
-  return o;
 }
 
 }  // namespace aiw

@@ -92,8 +92,10 @@ EventId newEventId();
 
 // "2026-11-21T10:00:00.123Z".
 std::string formatTimestamp(std::chrono::system_clock::time_point t);
-// The same, appended to `out` (the encoder writes it in place).
-void appendTimestamp(std::string &out, std::chrono::system_clock::time_point t);
+// The same, written at `out` (at most kTimestampMax bytes, for years of any width); returns the
+// end. The encoder writes it in place.
+constexpr size_t kTimestampMax = 100;
+char *writeTimestamp(char *out, std::chrono::system_clock::time_point t);
 
 // Detections of one side (or both: `which` = -1 for all, 0 request, 1 response)
 // counted per (detector, field), in first-seen order.
@@ -115,7 +117,7 @@ ReportEvent droppedEventsEvent(std::string sink, uint64_t count,
                                std::chrono::system_clock::time_point now);
 
 // One JSON object, no newline. Field names are SPEC §8's; absent strings are
-// null.
+// null. (event_json.cc)
 std::string encodeEvent(const ReportEvent &e);
 
 std::string_view trafficClassName(TrafficClass c);

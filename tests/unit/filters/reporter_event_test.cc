@@ -223,6 +223,49 @@ TEST_CASE("strings are escaped: a hostile path cannot break the JSON line") {
   CHECK(std::string(d["kind"].GetString()) == "exchange");
 }
 
+// The encoder sizes its buffer for the worst case up front (every string byte a six-byte
+// \u escape): events made only of such bytes, in every field and of every kind, must come out
+// whole and parse back to the same strings.
+TEST_CASE("events whose every string escapes to the longest form encode whole") {
+  std::string worst;
+  for (int i = 0; i < 700; ++i) worst += static_cast<char>(1 + i % 8);  // \u0001 .. \u0008
+  for (EventKind kind : {EventKind::Exchange, EventKind::Security, EventKind::Tunnel}) {
+    ReportEvent e;
+    e.kind = kind;
+    e.ts = fixedTime();
+    e.id = EventId(worst);
+    e.exchange_id = EventId(worst);
+    for (std::string *s : {&e.session_id, &e.call_id, &e.listener, &e.client, &e.host, &e.method,
+                           &e.path, &e.protocol, &e.call_class, &e.provider, &e.model, &e.tool,
+                           &e.action, &e.rule, &e.reason, &e.blocked_by, &e.phase, &e.error,
+                           &e.sink, &e.request_body, &e.response_body}) {
+      *s = worst;
+    }
+    e.has_bodies = true;
+    e.dropped = UINT64_MAX;
+    e.bytes_in = e.bytes_out = UINT64_MAX;
+    e.latency_ms = 1e300;  // 300 digits in fixed notation
+    e.usage.input_tokens = e.usage.output_tokens = INT64_MAX;
+    for (int i = 0; i < 20; ++i) e.detections.push_back({worst, worst, worst, UINT64_MAX});
+    std::string json = encodeEvent(e);
+    auto d = parseJson(json);
+    REQUIRE_FALSE(d.HasParseError());
+    CHECK(std::string(d["host"].GetString()) == worst);
+    CHECK(std::string(d["id"].GetString()) == std::string(e.id.view()));
+    if (kind == EventKind::Tunnel) continue;
+    CHECK(std::string(d["path"].GetString()) == worst);
+    CHECK(d["detections"].Size() == 20);
+    CHECK(std::string(d["detections"][19]["field"].GetString()) == worst);
+    if (kind == EventKind::Exchange) {
+      CHECK(std::string(d["response_body"].GetString()) == worst);
+      CHECK(d["usage"]["output_tokens"].GetInt64() == INT64_MAX);
+    } else {
+      CHECK(std::string(d["sink"].GetString()) == worst);
+      CHECK(d["dropped"].GetUint64() == UINT64_MAX);
+    }
+  }
+}
+
 TEST_CASE("timestamps are ISO-8601 UTC with milliseconds") {
   std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
   CHECK(std::regex_match(formatTimestamp(std::chrono::system_clock::now()), iso));

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace aiw {
@@ -32,27 +33,37 @@ bool needsQuoting(std::string_view v) {
 }
 }  // namespace
 
+char* writeJsonEscape(char* out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char* named = nullptr;
+  switch (c) {
+    case '"': named = "\\\""; break;
+    case '\\': named = "\\\\"; break;
+    case '\n': named = "\\n"; break;
+    case '\r': named = "\\r"; break;
+    case '\t': named = "\\t"; break;
+    default: {
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+      std::memcpy(out, esc, sizeof esc);
+      return out + sizeof esc;
+    }
+  }
+  out[0] = named[0];
+  out[1] = named[1];
+  return out + 2;
+}
+
 void appendJsonEscaped(std::string& out, std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  // Runs of characters that need no escape are appended whole: this encodes every reporter
-  // event, where a call per character was most of the encoder's time.
+  // Runs of characters that need no escape are appended whole: this encodes tool results and
+  // error bodies, where a call per character was most of the time.
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!jsonNeedsEscape(c)) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {
-        const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
-        out.append(esc, sizeof esc);
-      }
-    }
+    char esc[kJsonEscapeMax];
+    out.append(esc, static_cast<size_t>(writeJsonEscape(esc, c) - esc));
   }
   out.append(s.data() + run, s.size() - run);
 }

@@ -35,4 +35,12 @@ std::string utcTimestampNow();
 // Appends `s` to `out` as JSON string contents (without quotes), escaping as RFC 8259 requires.
 void appendJsonEscaped(std::string& out, std::string_view s);
 
+// The two halves of that escaping, for writers that fill a buffer of their own (the reporter's
+// encoder): bytes a JSON string cannot hold as they are — controls, the quote, the backslash;
+// everything else, UTF-8 included, is copied.
+inline bool jsonNeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+// The escape of such a byte, written at `out`; returns the end (at most kJsonEscapeMax bytes).
+constexpr size_t kJsonEscapeMax = 6;  // "\u001f"
+char* writeJsonEscape(char* out, unsigned char c);
+
 }  // namespace aiw

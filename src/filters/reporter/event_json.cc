@@ -6,34 +6,24 @@
 // event's worst-case size is computed first — every string byte could become a six-byte
 // "\u001f" — a per-thread scratch buffer is made that large once, every piece is written into
 // it unchecked, and the result is copied out once.
-#include <array>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "core/log.h"
 #include "filters/reporter/report_event.h"
 
 namespace aiw {
 
 namespace {
 
-constexpr size_t kEscapedMax = 6;  // "\u001f": the longest a string byte gets
+constexpr size_t kEscapedMax = kJsonEscapeMax;  // the longest a string byte gets
 // Every key, punctuation, number, boolean, timestamp and fixed name of one event, with room to
 // spare (the keys alone are ~420 bytes; a double in fixed notation can take 310 digits).
 constexpr size_t kFixedMax = 2048;
 // Per detection: its keys and punctuation (~45 bytes) and the count (at most 20 digits).
 constexpr size_t kDetectionFixedMax = 96;
-
-// Bytes a JSON string cannot hold as they are (RFC 8259 §7): controls, the quote, the
-// backslash. Everything else, UTF-8 included, is copied.
-constexpr std::array<bool, 256> kNeedsEscape = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = true;
-  t['\\'] = true;
-  return t;
-}();
 
 std::string_view kindName(EventKind k) {
   switch (k) {
@@ -105,37 +95,16 @@ class Writer {
   }
 
  private:
+  // The escaping rules are core/log's (appendJsonEscaped), written here without checks.
   void escaped(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
     const char *in = s.data();
     const char *const stop = in + s.size();
     while (in < stop) {
       const char *run = in;
-      while (in < stop && !kNeedsEscape[static_cast<unsigned char>(*in)]) ++in;
+      while (in < stop && !jsonNeedsEscape(static_cast<unsigned char>(*in))) ++in;
       raw(std::string_view(run, static_cast<size_t>(in - run)));
       if (in == stop) return;
-      const auto c = static_cast<unsigned char>(*in++);
-      switch (c) {
-        case '"':
-          lit("\\\"");
-          break;
-        case '\\':
-          lit("\\\\");
-          break;
-        case '\n':
-          lit("\\n");
-          break;
-        case '\r':
-          lit("\\r");
-          break;
-        case '\t':
-          lit("\\t");
-          break;
-        default:
-          lit("\\u00");
-          *at_++ = kHex[c >> 4];
-          *at_++ = kHex[c & 0xf];
-      }
+      at_ = writeJsonEscape(at_, static_cast<unsigned char>(*in++));
     }
   }
 

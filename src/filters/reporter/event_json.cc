@@ -18,7 +18,6 @@ namespace aiw {
 
 namespace {
 
-constexpr size_t kEscapedMax = kJsonEscapeMax;  // the longest a string byte gets
 // Every key, punctuation, number, boolean, timestamp and fixed name of one event, with room to
 // spare (the keys alone are ~420 bytes; a double in fixed notation can take 310 digits).
 constexpr size_t kFixedMax = 2048;
@@ -126,7 +125,7 @@ size_t worstCaseSize(const ReportEvent &e) {
   for (const DetectionCount &d : e.detections) {
     text += d.detector.size() + d.category.size() + d.field.size();
   }
-  return fixed + text * kEscapedMax;
+  return fixed + text * kJsonEscapeMax;
 }
 
 // A blind tunnel: nothing was decrypted, so only the connection's facts.

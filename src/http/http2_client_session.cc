@@ -23,6 +23,7 @@ Result<int32_t> Http2ClientSession::submitRequest(std::string_view method, std::
     return makeError("no_stream_capacity", "the HTTP/2 connection has no stream available");
   }
   Headers pseudo;
+  pseudo.fields().reserve(4);
   pseudo.add(":method", std::string(method));
   bool connect = method == "CONNECT";
   if (!connect) pseudo.add(":scheme", std::string(scheme));

@@ -11,6 +11,7 @@ namespace {
 
 Headers statusPseudo(uint16_t status) {
   Headers pseudo;
+  pseudo.fields().reserve(1);
   pseudo.add(":status", std::to_string(status));
   return pseudo;
 }

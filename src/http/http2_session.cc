@@ -243,6 +243,7 @@ void Http2Session::streamClosed(int32_t stream_id, uint32_t error_code) {
   if (it == streams_.end()) return;
   std::unique_ptr<Http2Stream> st = std::move(it->second);
   streams_.erase(it);
+  if (block_stream_ == st.get()) block_stream_ = nullptr;
   outbound_total_ -= st->out.size();
   // Bytes the application still holds would never be consumed() once the stream is gone; the
   // connection window must not shrink for good because of them.

@@ -262,6 +262,10 @@ class Http2Session {
   };
 
   void streamClosed(int32_t stream_id, uint32_t error_code);
+  Http2Stream* blockStream(int32_t stream_id) {
+    if (block_stream_ != nullptr && block_stream_->id == stream_id) return block_stream_;
+    return findStream(stream_id);
+  }
   void flagAbuse(std::string reason);
   // Server: a HEADERS frame on a client stream id at or below the highest one already used
   // (RFC 9113 §5.1.1), that opens no stream: nghttp2 ignores those silently (it cannot tell them
@@ -274,6 +278,10 @@ class Http2Session {
   Http2Options options_;
   Nghttp2SessionPtr session_;
   std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
+  // The stream whose header block is being received (null: none, or the block is ignored). A
+  // block's HEADERS and CONTINUATION frames come with nothing in between (RFC 9113 §6.10), so
+  // its fields, one callback each, find their stream here instead of in the map.
+  Http2Stream* block_stream_ = nullptr;
   size_t outbound_total_ = 0;
   Budget peer_resets_;
   Budget own_resets_;

@@ -126,7 +126,10 @@ struct Http2SessionAccess {
   static int beginHeaders(Http2Session& s, const nghttp2_frame& frame) {
     if (frame.hd.type != NGHTTP2_HEADERS) return 0;
     Http2Stream* st = s.beginHeaderBlock(frame.hd.stream_id, frame.headers.cat);
+    s.block_stream_ = st;
     if (st != nullptr) {
+      // Four pseudo-headers at most in a request, one in a response: not the general reserve.
+      if (st->pseudo.fields().capacity() == 0) st->pseudo.fields().reserve(4);
       st->pseudo.clear();
       st->fields.clear();
       st->block_fields = 0;
@@ -139,7 +142,7 @@ struct Http2SessionAccess {
   static int header(Http2Session& s, const nghttp2_frame& frame, std::string_view name,
                     std::string_view value) {
     if (frame.hd.type != NGHTTP2_HEADERS) return 0;
-    Http2Stream* st = s.findStream(frame.hd.stream_id);
+    Http2Stream* st = s.blockStream(frame.hd.stream_id);
     if (st == nullptr || st->block_rejected) return 0;
     // Counted before anything is stored: the cap bounds memory, not just what is delivered.
     st->block_fields += 1;
@@ -162,7 +165,8 @@ struct Http2SessionAccess {
   static int frameRecv(Http2Session& s, const nghttp2_frame& frame) {
     switch (frame.hd.type) {
       case NGHTTP2_HEADERS: {
-        Http2Stream* st = s.findStream(frame.hd.stream_id);
+        Http2Stream* st = s.blockStream(frame.hd.stream_id);
+        s.block_stream_ = nullptr;  // the block is complete
         if (st == nullptr) return 0;
         if (st->block_rejected) {
           s.headerBlockRejected(*st, frame.headers.cat);

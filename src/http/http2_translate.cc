@@ -48,9 +48,12 @@ Headers h2FieldsFromH1(Headers&& h1) {
       }
     });
   }
-  Headers out;
+  // Filtered in place: the fields kept move up over the ones dropped, and the list itself is
+  // the result (a new list per message was an allocation per head, and cold memory to fill).
+  auto& fields = h1.fields();
+  size_t kept = 0;
   bool te_trailers = false;
-  for (auto& f : h1.fields()) {
+  for (auto& f : fields) {
     for (char& c : f.name) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
     }
@@ -63,10 +66,12 @@ Headers h2FieldsFromH1(Headers&& h1) {
       });
       continue;
     }
-    out.add(std::move(f.name), std::move(f.value));
+    if (&fields[kept] != &f) fields[kept] = std::move(f);
+    ++kept;
   }
-  if (te_trailers) out.add("te", "trailers");
-  return out;
+  fields.erase(fields.begin() + static_cast<std::ptrdiff_t>(kept), fields.end());
+  if (te_trailers) h1.add("te", "trailers");
+  return std::move(h1);
 }
 
 Result<Http2RequestHead> h2RequestFromH1(const RequestHead& h1, std::string_view scheme) {

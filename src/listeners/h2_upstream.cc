@@ -66,6 +66,7 @@ class H2Upstream final : public Http2ClientHandler {
   bool start();
   const std::string& key() const { return key_; }
   event_base* base() const { return bufferevent_get_base(tls_.get()); }
+  H2UpstreamPool& pool() const { return pool_; }
   // A stream is free for one more exchange: every attached H2Stream without an open stream (its
   // request not submitted yet, or its stream done while the exchange finishes) may need one.
   bool hasCapacity() const {
@@ -507,12 +508,22 @@ void H2Stream::armTimer() {
   if (timer_armed_) return;
   if (!timer_) timer_.reset(evtimer_new(conn->base(), onStreamTimeoutCb, this));
   if (!timer_) return;
-  const auto deadline = last_activity_ + std::chrono::milliseconds(timeout_ms_);
+  const std::chrono::microseconds full = std::chrono::milliseconds(timeout_ms_);
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
-      deadline - std::chrono::steady_clock::now());
-  const int64_t us = std::max<int64_t>(left.count(), 0);
-  timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
-  evtimer_add(timer_.get(), &tv);
+      last_activity_ + full - std::chrono::steady_clock::now());
+  // Armed as the stream starts or hears from the origin, the whole interval is left (give or
+  // take the microseconds since): the shared queue of that duration, which fires at most that
+  // much late and never early. A remainder (re-armed after a timeout that found a later frame)
+  // is a timer of its own.
+  const timeval* common = nullptr;
+  if (full - left < std::chrono::milliseconds(1)) common = conn->pool().commonTimeout(timeout_ms_);
+  if (common != nullptr) {
+    evtimer_add(timer_.get(), common);
+  } else {
+    const int64_t us = std::max<int64_t>(left.count(), 0);
+    timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    evtimer_add(timer_.get(), &tv);
+  }
   timer_armed_ = true;
 }
 
@@ -550,6 +561,18 @@ void HandshakeProbe::finish() {
 H2UpstreamPool::H2UpstreamPool(event_base* base, size_t max_header_bytes)
     : base_(base), max_header_bytes_(max_header_bytes) {
   wake_ev_.reset(event_new(base_, -1, 0, onWakeCb, this));
+}
+
+const timeval* H2UpstreamPool::commonTimeout(uint32_t ms) {
+  for (const auto& [duration, tv] : common_timeouts_) {
+    if (duration == ms) return tv;
+  }
+  // libevent allows 256 per event base; the durations are configured, a handful in practice.
+  if (common_timeouts_.size() >= 64) return nullptr;
+  const timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000) * 1000};
+  const timeval* common = event_base_init_common_timeout(base_, &tv);
+  if (common != nullptr) common_timeouts_.emplace_back(ms, common);
+  return common;
 }
 
 H2UpstreamPool::~H2UpstreamPool() {

@@ -30,6 +30,7 @@
 #include "upstream/pool.h"
 
 struct event_base;
+struct timeval;
 
 namespace aiw {
 
@@ -167,6 +168,11 @@ class H2UpstreamPool {
   void connectionClosed(H2Upstream* conn);
   void runWaiters();
   void later(std::function<void()> fn);  // runs fn from the event loop, soon
+  // The timeval to give event_add for a timer of `ms` (the streams' request timeout): libevent
+  // keeps all timers of one such duration in a queue of its own, appended and removed in O(1),
+  // instead of its heap, where a thousand streams in flight cost a climb each. Null when
+  // libevent has no room for another duration (the caller passes its own timeval then).
+  const timeval* commonTimeout(uint32_t ms);
   struct Parked;
   void onParkedEvent(Parked* parked, short what);
 
@@ -182,6 +188,7 @@ class H2UpstreamPool {
   std::vector<std::unique_ptr<H2Upstream>> closed_;  // destroyed on the next loop turn
   std::list<std::unique_ptr<Parked>> parked_;
   EventPtr wake_ev_;
+  std::vector<std::pair<uint32_t, const timeval*>> common_timeouts_;  // made by base_
 };
 
 }  // namespace aiw

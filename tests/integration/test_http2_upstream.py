@@ -190,6 +190,26 @@ class Http2UpstreamTest(ProxyTestCase):
         self.assertEqual(json.loads(r.body)["error"], "upstream_timeout", r.body)
         self.assertGreaterEqual(time.monotonic() - start, 1.4)  # request_timeout_ms: 1500
 
+    def test_an_h2_origin_that_speaks_within_every_interval_is_not_cut(self):
+        # request_timeout_ms (1500) counts the origin's silence, not the whole answer: 5 chunks
+        # 700 ms apart take 3.5 s, no gap reaches the timeout.
+        start = time.monotonic()
+        r = curl(["--http1.1", "--cacert", self.proxy_ca, "https://%s/drip?n=5&gap=700" % HOST],
+                 proxy_port=self.proxy.proxy_port)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertEqual(r.body, b"".join(b"chunk %d\n" % k for k in range(1, 6)))
+        self.assertGreaterEqual(time.monotonic() - start, 3.0)
+
+    def test_an_h2_origin_silent_after_its_head_is_cut_after_request_timeout_ms(self):
+        # The gap after the head (2.5 s) is longer than the timeout: the answer is cut, never
+        # passed off as whole.
+        r = curl(["--http1.1", "--cacert", self.proxy_ca, "https://%s/drip?n=2&gap=2500" % HOST],
+                 proxy_port=self.proxy.proxy_port)
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertNotEqual(r.rc, 0, "curl took a cut answer for a whole one: " + r.describe())
+        self.assertNotIn(b"chunk 2", r.body)
+
     def test_an_http1_client_reading_slowly_from_an_h2_origin_keeps_the_proxy_small(self):
         p = subprocess.Popen(["curl", "-s", "--http1.1", "--limit-rate", "20K", "-o", "/dev/null",
                               "--proxy", "http://127.0.0.1:%d" % self.proxy.proxy_port,

@@ -9,6 +9,7 @@
 //   GET  /reset-midway      a 200 head (content-length 100000), 1000 bytes, then RST_STREAM
 //   GET  /refuse            RST_STREAM INTERNAL_ERROR before any answer
 //   GET  /silent            never answers (the stream stays open)
+//   GET  /drip?n=N&gap=MS   a 200 head at once, then N lines "chunk k", one every MS ms
 import fs from "node:fs";
 import http2 from "node:http2";
 
@@ -84,6 +85,21 @@ server.on("stream", (stream, headers) => {
     stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   } else if (url.pathname === "/silent") {
     // no answer: the stream stays open until the proxy gives up on it
+  } else if (url.pathname === "/drip") {
+    const n = Number(url.searchParams.get("n") || "1");
+    const gap = Number(url.searchParams.get("gap") || "100");
+    stream.respond({ ":status": 200, "content-type": "text/plain" });
+    let sent = 0;
+    const next = () => {
+      if (stream.destroyed) return;
+      sent += 1;
+      if (sent === n) stream.end(`chunk ${sent}\n`);
+      else {
+        stream.write(`chunk ${sent}\n`);
+        setTimeout(next, gap);
+      }
+    };
+    setTimeout(next, gap);
   } else if (url.pathname === "/hello") {
     stream.respond({ ":status": 200, "content-type": "text/plain" });
     stream.end("hello over h2\n");

@@ -106,11 +106,12 @@ void ForwardSession::beginSidecarExchange(RequestHead& head) {
                       target.error().message);
     return;
   }
-  auto url = parseAbsoluteUrl(target->upstream_url);
+  auto url = sidecarUpstreamUrl(*target);
   if (!url.ok() || (url->scheme != "http" && url->scheme != "https")) {
-    // The configuration loader checks every upstream URL: only a bug gets here.
-    sendErrorAndClose(502, "bad_upstream_url", "the configured upstream '" +
-                                                   target->upstream_url + "' is not usable");
+    // The configuration loader checks every upstream URL: a client's path with a byte no URL
+    // may carry, or a bug, gets here.
+    sendErrorAndClose(502, "bad_upstream_url", "the upstream URL '" + target->upstreamUrl() +
+                                                   "' is not usable");
     return;
   }
   std::string session_header;

@@ -1,5 +1,8 @@
 #include "listeners/sidecar_routes.h"
 
+#include <utility>
+#include <vector>
+
 namespace aiw {
 
 namespace {
@@ -7,9 +10,8 @@ namespace {
 constexpr std::string_view kToolsPrefix = "/proxy/v1/tools/";
 
 // "https://api.openai.com/" + "/v1/chat" → "https://api.openai.com/v1/chat": exactly one slash
-// where the base and the rest meet.
-std::string joinUrl(std::string_view base, std::string_view rest) {
-  std::string out(base);
+// where the base and the rest meet. The same rule joins a parsed base's path and the rest.
+void appendJoined(std::string& out, std::string_view rest) {
   const bool base_slash = !out.empty() && out.back() == '/';
   const bool rest_slash = !rest.empty() && rest.front() == '/';
   if (base_slash && rest_slash) {
@@ -18,15 +20,36 @@ std::string joinUrl(std::string_view base, std::string_view rest) {
     out += '/';
   }
   out += rest;
-  return out;
 }
 
 // The query of the client's target goes on to the upstream URL (which may have one already).
-std::string withQuery(std::string url, std::string_view query) {
-  if (query.empty()) return url;
-  url += url.find('?') == std::string::npos ? '?' : '&';
-  url += query;
-  return url;
+void appendQuery(std::string& out, std::string_view query) {
+  if (query.empty()) return;
+  out += out.find('?') == std::string::npos ? '?' : '&';
+  out += query;
+}
+
+// A byte parseAbsoluteUrl refuses anywhere in a URL.
+bool refusedInUrl(std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '#') return true;
+  }
+  return false;
+}
+
+// The configured URLs this thread has parsed. Keyed by their text, so a reloaded configuration
+// can never be served an old parse; bounded, as a configuration can be replaced many times.
+const AbsoluteUrl* parsedBase(std::string_view url) {
+  thread_local std::vector<std::pair<std::string, AbsoluteUrl>> cache;
+  for (const auto& [text, parsed] : cache) {
+    if (text == url) return &parsed;
+  }
+  auto parsed = parseAbsoluteUrl(url);
+  if (!parsed.ok()) return nullptr;
+  if (cache.size() >= 64) cache.clear();
+  cache.emplace_back(std::string(url), std::move(parsed.value()));
+  return &cache.back().second;
 }
 
 // A prefix matches whole path segments: "/openai" covers "/openai" and "/openai/x", never
@@ -80,7 +103,7 @@ Result<SidecarTarget> routeSidecarRequest(const ListenerConfig& listener, std::s
     }
     out.kind = SidecarKind::Tool;
     out.tool = tool->first;
-    out.upstream_url = tool->second;
+    out.upstream = tool->second;  // the client's query is not the tool's
     return out;
   }
   if (listener.admin_routes && isAdminPath(path)) {
@@ -90,7 +113,8 @@ Result<SidecarTarget> routeSidecarRequest(const ListenerConfig& listener, std::s
   for (const McpRoute& mcp : listener.mcp) {
     if (path == mcp.path) {
       out.kind = SidecarKind::Mcp;
-      out.upstream_url = withQuery(mcp.upstream, query);
+      out.upstream = mcp.upstream;
+      out.query = query;
       return out;
     }
   }
@@ -103,11 +127,35 @@ Result<SidecarTarget> routeSidecarRequest(const ListenerConfig& listener, std::s
   }
   if (best != nullptr) {
     out.kind = SidecarKind::Route;
-    out.upstream_url = withQuery(joinUrl(best->upstream, path.substr(best->prefix.size())), query);
+    out.upstream = best->upstream;
+    out.rest = path.substr(best->prefix.size());
+    out.query = query;
     return out;
   }
   return makeError("not_found", "no tool, MCP server or route for '" + std::string(path) +
                                     "' on listener '" + listener.name + "'");
+}
+
+std::string SidecarTarget::upstreamUrl() const {
+  std::string out(upstream);
+  appendJoined(out, rest);
+  appendQuery(out, query);
+  return out;
+}
+
+Result<AbsoluteUrl> sidecarUpstreamUrl(const SidecarTarget& target) {
+  const AbsoluteUrl* base = parsedBase(target.upstream);
+  // A base that does not parse, or a byte the parser refuses: the parser says so, in its words.
+  if (base == nullptr || refusedInUrl(target.rest) || refusedInUrl(target.query)) {
+    return parseAbsoluteUrl(target.upstreamUrl());
+  }
+  // The parsed base's path is what followed its authority ("/" when nothing did), so joining
+  // the rest to it gives the path the parser finds in the joined text; a '?' cannot be in the
+  // authority, so the query's separator is chosen the same way too.
+  AbsoluteUrl url = *base;
+  appendJoined(url.path, target.rest);
+  appendQuery(url.path, target.query);
+  return url;
 }
 
 }  // namespace aiw

@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/result.h"
+#include "http/message_utils.h"
 
 namespace aiw {
 
@@ -22,10 +23,17 @@ enum class SidecarKind : uint8_t {
 
 std::string_view sidecarKindName(SidecarKind kind);  // "tool", "mcp", "route", "admin", ""
 
+// Tool, Mcp, Route: the request goes to `upstream` (the configured URL) joined with `rest` (the
+// part of the path after a route's prefix) and `query` (the client's). Views into the listener's
+// configuration and the request target, valid as long as both.
 struct SidecarTarget {
   SidecarKind kind = SidecarKind::None;
-  std::string tool;          // Tool: the tool's name
-  std::string upstream_url;  // Tool, Mcp, Route: the absolute URL the request goes to
+  std::string tool;  // Tool: the tool's name
+  std::string_view upstream;
+  std::string_view rest;
+  std::string_view query;
+  // The absolute URL the request goes to, as text.
+  std::string upstreamUrl() const;
 };
 
 // True for the admin paths a sidecar with `admin_routes: true` hands to the admin API.
@@ -37,5 +45,13 @@ bool isAdminPath(std::string_view path);
 // route), "method_not_allowed" (405: a tool call that is not a POST).
 Result<SidecarTarget> routeSidecarRequest(const ListenerConfig& listener, std::string_view method,
                                           std::string_view target);
+// The target's views would outlive a temporary listener.
+Result<SidecarTarget> routeSidecarRequest(ListenerConfig&& listener, std::string_view method,
+                                          std::string_view target) = delete;
+
+// target.upstreamUrl() parsed, exactly as parseAbsoluteUrl would (its errors included), without
+// parsing the configured part again on every request: each thread keeps the configured URLs it
+// met parsed, and the request's own part is checked as parseAbsoluteUrl checks it.
+Result<AbsoluteUrl> sidecarUpstreamUrl(const SidecarTarget& target);
 
 }  // namespace aiw

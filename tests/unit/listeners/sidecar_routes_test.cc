@@ -6,7 +6,7 @@
 namespace aiw {
 namespace {
 
-ListenerConfig agentListener() {
+ListenerConfig makeAgentListener() {
   ListenerConfig l;
   l.name = "agent";
   l.type = ListenerType::Sidecar;
@@ -18,12 +18,18 @@ ListenerConfig agentListener() {
   return l;
 }
 
+// The routing results point into the listener's configuration, as they do into a running one.
+const ListenerConfig& agentListener() {
+  static const ListenerConfig listener = makeAgentListener();
+  return listener;
+}
+
 TEST_CASE("a tool call goes to the tool's configured URL") {
   auto t = routeSidecarRequest(agentListener(), "POST", "/proxy/v1/tools/python_exec");
   REQUIRE(t.ok());
   CHECK(t->kind == SidecarKind::Tool);
   CHECK(t->tool == "python_exec");
-  CHECK(t->upstream_url == "http://127.0.0.1:7001/run");
+  CHECK(t->upstreamUrl() == "http://127.0.0.1:7001/run");
 }
 
 TEST_CASE("an unknown tool is a 404 and a tool called with GET a 405") {
@@ -42,7 +48,7 @@ TEST_CASE("an MCP path matches exactly and keeps the query") {
   auto t = routeSidecarRequest(agentListener(), "POST", "/mcp?x=1");
   REQUIRE(t.ok());
   CHECK(t->kind == SidecarKind::Mcp);
-  CHECK(t->upstream_url == "http://127.0.0.1:7002/mcp?x=1");
+  CHECK(t->upstreamUrl() == "http://127.0.0.1:7002/mcp?x=1");
   CHECK_FALSE(routeSidecarRequest(agentListener(), "POST", "/mcp/extra").ok());
 }
 
@@ -50,24 +56,24 @@ TEST_CASE("routes join the rest of the path to the base URL, longest prefix firs
   auto chat = routeSidecarRequest(agentListener(), "POST", "/openai/v1/chat/completions?a=b");
   REQUIRE(chat.ok());
   CHECK(chat->kind == SidecarKind::Route);
-  CHECK(chat->upstream_url == "https://api.openai.com/v1/chat/completions?a=b");
+  CHECK(chat->upstreamUrl() == "https://api.openai.com/v1/chat/completions?a=b");
   auto emb = routeSidecarRequest(agentListener(), "POST", "/openai/v1/embeddings");
   REQUIRE(emb.ok());
-  CHECK(emb->upstream_url == "http://127.0.0.1:9000/emb");
+  CHECK(emb->upstreamUrl() == "http://127.0.0.1:9000/emb");
   auto claude = routeSidecarRequest(agentListener(), "POST", "/anthropic/v1/messages");
   REQUIRE(claude.ok());
-  CHECK(claude->upstream_url == "https://api.anthropic.com/v1/messages");
+  CHECK(claude->upstreamUrl() == "https://api.anthropic.com/v1/messages");
 }
 
 TEST_CASE("a prefix matches whole path segments only") {
   CHECK_FALSE(routeSidecarRequest(agentListener(), "GET", "/anthropicx/v1").ok());
   auto exact = routeSidecarRequest(agentListener(), "GET", "/anthropic");
   REQUIRE(exact.ok());
-  CHECK(exact->upstream_url == "https://api.anthropic.com");
+  CHECK(exact->upstreamUrl() == "https://api.anthropic.com");
 }
 
 TEST_CASE("the admin API is routed only when the listener mounts it") {
-  ListenerConfig l = agentListener();
+  ListenerConfig l = makeAgentListener();
   auto off = routeSidecarRequest(l, "GET", "/proxy/v1/sessions");
   REQUIRE_FALSE(off.ok());
   CHECK(off.error().code == "not_found");
@@ -90,6 +96,70 @@ TEST_CASE("anything else is a 404 that names the path") {
   REQUIRE_FALSE(t.ok());
   CHECK(t.error().code == "not_found");
   CHECK(t.error().message.find("'/nowhere'") != std::string::npos);
+}
+
+TEST_CASE("the tool's URL ignores the client's query") {
+  auto t = routeSidecarRequest(agentListener(), "POST", "/proxy/v1/tools/search?debug=1");
+  REQUIRE(t.ok());
+  CHECK(t->upstreamUrl() == "https://tools.local/s");
+}
+
+void checkSameAsParsingTheText(const SidecarTarget& target) {
+  const std::string text = target.upstreamUrl();
+  INFO("url: " << text);
+  auto fast = sidecarUpstreamUrl(target);
+  auto slow = parseAbsoluteUrl(text);
+  REQUIRE(fast.ok() == slow.ok());
+  if (!slow.ok()) {
+    CHECK(fast.error().code == slow.error().code);
+    CHECK(fast.error().message == slow.error().message);
+    return;
+  }
+  CHECK(fast->scheme == slow->scheme);
+  CHECK(fast->authority.host == slow->authority.host);
+  CHECK(fast->authority.port == slow->authority.port);
+  CHECK(fast->port_explicit == slow->port_explicit);
+  CHECK(fast->path == slow->path);
+  CHECK(fast->hostHeader() == slow->hostHeader());
+}
+
+TEST_CASE("the parsed upstream URL is the one parseAbsoluteUrl finds in the joined text") {
+  // Every configured base shape (path or none, trailing slash or not, a query of its own, a
+  // port, IP literals, a bad one) against every client rest and query, including bytes a URL
+  // may not carry: each parsed twice, once through the per-thread cache.
+  const char* bases[] = {"https://h",           "https://h/",          "http://h:8080",
+                         "https://h/v1",        "https://h/v1/",       "https://h?k=1",
+                         "https://h/v1?k=1",    "HTTPS://H.Example/",   "http://127.0.0.1:9000/emb",
+                         "https://[::1]:8443/x", "ftp://h/",            "https://",
+                         "https://u@h/",        "https://h:0/"};
+  const char* rests[] = {"", "/", "/x", "x", "/x/y", "x/", "/x y", "/x#f", "/\x01", "/\xc3\xa9",
+                         "//x"};
+  const char* queries[] = {"", "a=b", "a=b&c", "a b", "a#b"};
+  for (int round = 0; round < 2; ++round) {
+    for (const char* base : bases) {
+      for (const char* rest : rests) {
+        for (const char* query : queries) {
+          SidecarTarget t;
+          t.kind = SidecarKind::Route;
+          t.upstream = base;
+          t.rest = rest;
+          t.query = query;
+          checkSameAsParsingTheText(t);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("routed requests are parsed as their joined text would be") {
+  for (const char* target : {"/openai/v1/chat/completions?a=b", "/openai/", "/anthropic",
+                             "/anthropic/v1/messages?x", "/mcp?x=1", "/proxy/v1/tools/search",
+                             "/openai/v1/embeddings/x?y=z"}) {
+    INFO(target);
+    auto t = routeSidecarRequest(agentListener(), "POST", target);
+    REQUIRE(t.ok());
+    checkSameAsParsingTheText(*t);
+  }
 }
 
 }  // namespace

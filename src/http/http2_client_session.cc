@@ -69,7 +69,10 @@ void Http2ClientSession::headerBlockDone(Http2Stream& s, int category, bool end_
     (void)resetStream(s.id, kH2ProtocolError);
     return;
   }
-  if (status >= 200) s.final_response = true;
+  if (status >= 200) {
+    s.final_response = true;
+    s.pseudo = Headers();  // freed: only trailers can follow, and they carry none
+  }
   client_handler_.onResponseHeaders(s.id, static_cast<uint16_t>(status), fields,
                                     status >= 200 && end_stream);
 }

@@ -68,7 +68,7 @@ void Http2ServerSession::headerBlockDone(Http2Stream& s, int category, bool end_
         head.protocol = std::move(f.value);
     }
     head.headers = std::move(s.fields);
-    s.pseudo.clear();
+    s.pseudo = Headers();  // freed: the stream lives on, its request's pseudo-headers are used
     s.fields.clear();
     s.announced = true;
     server_handler_.onRequestHeaders(s.id, head, end_stream);

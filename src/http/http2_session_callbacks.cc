@@ -128,8 +128,11 @@ struct Http2SessionAccess {
     Http2Stream* st = s.beginHeaderBlock(frame.hd.stream_id, frame.headers.cat);
     s.block_stream_ = st;
     if (st != nullptr) {
-      // Four pseudo-headers at most in a request, one in a response: not the general reserve.
+      // Four pseudo-headers at most in a request, one in a response; the fields of an API
+      // call or its answer are usually fewer than eight: not the general reserve of 16 (every
+      // stream in flight holds its lists).
       if (st->pseudo.fields().capacity() == 0) st->pseudo.fields().reserve(4);
+      if (st->fields.fields().capacity() == 0) st->fields.fields().reserve(8);
       st->pseudo.clear();
       st->fields.clear();
       st->block_fields = 0;

@@ -99,7 +99,7 @@ void ForwardSession::startInterception(bool established_sent) {
   MetricsShard::bump(worker_.metrics().intercepted);
   // From here on the connection carries HTTP/1.1 requests again, inside TLS; the header
   // deadline covers the handshake too.
-  parser_.reset();
+  if (parser_) parser_->reset();
   waiting_for_head_ = true;
   armHeaderTimer(snapshot_->config.limits.header_timeout_ms);
 }

@@ -61,8 +61,7 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, U
     : worker_(worker),
       snapshot_(worker.snapshot()),
       listener_(&listener),
-      fd_(std::move(fd)),
-      parser_(Http1Parser::Type::Request, *this, snapshot_->config.limits.max_header_bytes) {
+      fd_(std::move(fd)) {
   for (const ListenerConfig& l : snapshot_->config.listeners) {
     if (l.name == listener.name && l.type == listener.type) listener_ = &l;
   }
@@ -83,6 +82,14 @@ ForwardSession::ForwardSession(Worker& worker, const ListenerConfig& listener, S
   on_stream_ = true;
   port_ = &port;
   counts_as_connection = false;  // the HTTP/2 connection is the one counted
+}
+
+Http1Parser& ForwardSession::parser() {
+  if (!parser_) {
+    parser_ = std::make_unique<Http1Parser>(Http1Parser::Type::Request, *this,
+                                            snapshot_->config.limits.max_header_bytes);
+  }
+  return *parser_;
 }
 
 void ForwardSession::startOnStream(RequestHead head, bool whole) {
@@ -145,7 +152,8 @@ void ForwardSession::pumpStream() {
 }
 
 bool ForwardSession::requestPaused() const {
-  return on_stream_ ? stream_in_.paused : parser_.state() == Http1ParserState::Paused;
+  if (on_stream_) return stream_in_.paused;
+  return parser_ != nullptr && parser_->state() == Http1ParserState::Paused;
 }
 
 void ForwardSession::resumeRequest() {
@@ -154,18 +162,19 @@ void ForwardSession::resumeRequest() {
     pumpStream();
     return;
   }
-  parser_.resume();
+  parser().resume();
   parseDownstream();  // turns reading back on
 }
 
 bool ForwardSession::requestBodyPending() const {
   if (on_stream_) return !stream_in_.complete && !stream_in_.stopped;
-  return parser_.inBody() && parser_.state() != Http1ParserState::Stopped;
+  return parser_ != nullptr && parser_->inBody() &&
+         parser_->state() != Http1ParserState::Stopped;
 }
 
 bool ForwardSession::requestInProgress() const {
   return on_stream_ ? !stream_in_.complete && !stream_in_.stopped
-                    : parser_.messageInProgress();
+                    : parsingMessage();
 }
 
 void ForwardSession::cancelHeaderTimer() {
@@ -262,7 +271,7 @@ void ForwardSession::onDownstreamRead() {
     return;
   }
   if (!protocol_checked_ && takeHttp2()) return;
-  if (waiting_for_head_ && !head_deadline_armed_ && !parser_.messageInProgress() &&
+  if (waiting_for_head_ && !head_deadline_armed_ && !parsingMessage() &&
       ex_ == nullptr) {
     // First byte of a new request on a kept-alive connection: the header deadline starts now
     // (once: a client sending empty lines does not restart it).
@@ -280,11 +289,11 @@ void ForwardSession::parseDownstream() {
   if (closed_ || in_parse_) return;
   for (;;) {
     in_parse_ = true;
-    auto fed = feedFromBuffer(parser_, bufferevent_get_input(down_.get()));
+    auto fed = feedFromBuffer(parser(), bufferevent_get_input(down_.get()));
     if (!fed.ok()) {
       MetricsShard::bump(worker_.metrics().bad_requests);
       in_parse_ = false;
-      sendErrorAndClose(parser_.errorStatus(), fed.error().code, fed.error().message);
+      sendErrorAndClose(parser().errorStatus(), fed.error().code, fed.error().message);
       return;
     }
     in_parse_ = false;
@@ -292,14 +301,14 @@ void ForwardSession::parseDownstream() {
     if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just parsed
     // After a CONNECT head (or a refusal) the parser stopped: reading is the CONNECT path's
     // business from here (off while connecting, on while peeking).
-    if (parser_.state() == Http1ParserState::Stopped) return;
+    if (parser().state() == Http1ParserState::Stopped) return;
     // An exchange answered from inside the parse (a sidecar block, kept alive) is already over:
     // the next pipelined request is read now, not on the next readable event.
     if (ex_ || admin_request_ || close_after_response_ ||
-        parser_.state() != Http1ParserState::Paused) {
+        parser().state() != Http1ParserState::Paused) {
       break;
     }
-    parser_.resume();
+    parser().resume();
   }
   // Reading stays on between requests (a pipelined request just waits in the input buffer,
   // bounded by the read high-water mark) — toggling it per request costs two epoll_ctl calls.
@@ -403,7 +412,7 @@ void ForwardSession::onDownstreamEvent(short what) {
       setDownstreamReading(false);
       return;
     }
-    if (parser_.messageInProgress() && !ex_) {
+    if (parsingMessage() && !ex_) {
       MetricsShard::bump(worker_.metrics().bad_requests);
     }
   }
@@ -424,9 +433,9 @@ void ForwardSession::onHeaderTimeout() {
     return;
   }
   if (ex_ || tunnel_ || tunnel_connect_) return;
-  if (!parser_.messageInProgress() && !waiting_for_head_) return;
+  if (!parsingMessage() && !waiting_for_head_) return;
   MetricsShard::bump(worker_.metrics().header_timeouts);
-  if (parser_.messageInProgress()) {
+  if (parsingMessage()) {
     log::info("request header timeout", {{"client", conn_.client}});
     sendErrorAndClose(408, "header_timeout", "the request head did not arrive in time");
   } else {
@@ -932,7 +941,7 @@ void ForwardSession::finishExchange() {
     return;
   }
   armHeaderTimer(snapshot_->config.upstream.idle_timeout_ms);
-  parser_.resume();
+  if (parser_) parser_->resume();
   parseDownstream();  // a pipelined request may already be buffered; turns reading back on
 }
 

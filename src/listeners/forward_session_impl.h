@@ -284,7 +284,12 @@ class ForwardSession final : public WorkerConnection,
   ConnectionInfo conn_;
   UniqueFd fd_;
   BufferEventPtr down_;  // declared after fd_: destroyed first
-  Http1Parser parser_;
+  // The client's HTTP/1 requests, parsed; made on first use: the session of an HTTP/2 stream
+  // takes its request parsed by the codec and never needs one (a thousand streams in flight
+  // held half a megabyte of unused parsers).
+  Http1Parser& parser();
+  bool parsingMessage() const { return parser_ != nullptr && parser_->messageInProgress(); }
+  std::unique_ptr<Http1Parser> parser_;
   EventPtr header_timer_;
   EventPtr body_timer_;  // made the first time a request body does not arrive in one read
   bool body_timer_armed_ = false;

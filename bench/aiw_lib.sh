@@ -25,3 +25,20 @@ try:
     print(v)
 except Exception: pass' "$1" "$2"
 }
+
+# write_h2_sidecar_config FILE DIR PORT: bench/h2.sh's aiwarden for the diagnostic scripts
+# (h2_instructions.sh, h2_memory.sh): one worker, no filters, a sidecar listener on PORT whose
+# route `/` goes to the shared harness's TLS origin as https://origin.test/ (start_origin first:
+# it sets ORIGIN_HTTPS and the CA under $WORK/pki); state in DIR.
+write_h2_sidecar_config() {
+  local file="$1" dir="$2" port="$3"
+  cat >"$file" <<EOF
+workers: 1
+state_dir: $dir/state
+admin: {address: 127.0.0.1:$(free_port), token: ${TOKEN:-bench-token}}
+listeners:
+  - {name: agent, type: sidecar, address: 127.0.0.1:$port, routes: [{prefix: /, upstream: "https://origin.test/"}]}
+upstream: {ca_file: $WORK/pki/origin-ca.pem, resolve: {"origin.test:443": "127.0.0.1:$ORIGIN_HTTPS"}}
+filters: []
+EOF
+}

@@ -23,6 +23,8 @@ BENCH_PEERS="${BENCH_PEERS:-$(cd "$AIW_SRC/../shared/bench-peers" 2>/dev/null &&
 [[ -f "$BENCH_PEERS/lib.sh" ]] || { echo "shared harness not found: set BENCH_PEERS" >&2; exit 1; }
 # shellcheck source=/dev/null
 source "$BENCH_PEERS/lib.sh"  # WORK, PIDS, start_bg, free_port, wait_port, start_origin
+# shellcheck source=/dev/null
+source "$MYDIR/aiw_lib.sh"  # write_h2_sidecar_config
 for t in valgrind h2load python3; do
   command -v "$t" >/dev/null || die "$t not installed (apt-get install valgrind nghttp2-client)"
 done
@@ -42,15 +44,7 @@ for bin in "${BINS[@]}"; do
   dir="$WORK/aiw-$i"
   mkdir -p "$dir"
   port="$(free_port)"
-  cat >"$dir/aiwarden.yaml" <<EOF
-workers: 1
-state_dir: $dir/state
-admin: {address: 127.0.0.1:$(free_port), token: $TOKEN}
-listeners:
-  - {name: agent, type: sidecar, address: 127.0.0.1:$port, routes: [{prefix: /, upstream: "https://origin.test/"}]}
-upstream: {ca_file: $WORK/pki/origin-ca.pem, resolve: {"origin.test:443": "127.0.0.1:$ORIGIN_HTTPS"}}
-filters: []
-EOF
+  write_h2_sidecar_config "$dir/aiwarden.yaml" "$dir" "$port"
   # tcmalloc's entry points are malloc's for dhat too (soname synonyms), else they go unseen.
   start_bg "aiwarden-$i" valgrind --tool=dhat --dhat-out-file="$dir/dhat.json" \
     --soname-synonyms=somalloc='*tcmalloc*' "$bin" run -c "$dir/aiwarden.yaml"

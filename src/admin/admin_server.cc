@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/timeval.h"
 #include "http/http1_feed.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
@@ -107,7 +108,7 @@ void AdminConnection::start() {
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   timer_.reset(evtimer_new(server_.base(), onTimeoutCb, this));
   uint32_t ms = server_.runtime().snapshot.get()->config.limits.header_timeout_ms;
-  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  timeval tv = millisToTimeval(ms);
   evtimer_add(timer_.get(), &tv);
 }
 

@@ -9,6 +9,7 @@
 #include "admin/admin_routes.h"
 #include "ai/provider_errors.h"
 #include "core/log.h"
+#include "core/timeval.h"
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
@@ -30,10 +31,6 @@ void onHeaderTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
 
 void onBodyTimeoutCb(evutil_socket_t, short, void* arg) noexcept {
   static_cast<ForwardSession*>(arg)->onBodyTimeout();
-}
-
-timeval toTimeval(uint32_t ms) {
-  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
 }
 
 }  // namespace
@@ -224,7 +221,7 @@ void ForwardSession::startReadingDownstream() {
 
 void ForwardSession::armHeaderTimer(uint32_t ms) {
   if (ms == 0 || !header_timer_) return;
-  timeval tv = toTimeval(ms);
+  timeval tv = millisToTimeval(ms);
   evtimer_add(header_timer_.get(), &tv);
 }
 
@@ -287,13 +284,14 @@ void ForwardSession::parseDownstream() {
     return;
   }
   if (closed_ || in_parse_) return;
+  Http1Parser& parser = this->parser();
   for (;;) {
     in_parse_ = true;
-    auto fed = feedFromBuffer(parser(), bufferevent_get_input(down_.get()));
+    auto fed = feedFromBuffer(parser, bufferevent_get_input(down_.get()));
     if (!fed.ok()) {
       MetricsShard::bump(worker_.metrics().bad_requests);
       in_parse_ = false;
-      sendErrorAndClose(parser().errorStatus(), fed.error().code, fed.error().message);
+      sendErrorAndClose(parser.errorStatus(), fed.error().code, fed.error().message);
       return;
     }
     in_parse_ = false;
@@ -301,14 +299,14 @@ void ForwardSession::parseDownstream() {
     if (ex_ && ex_->upstream) flushNow(ex_->upstream->bev.get());  // the request bytes just parsed
     // After a CONNECT head (or a refusal) the parser stopped: reading is the CONNECT path's
     // business from here (off while connecting, on while peeking).
-    if (parser().state() == Http1ParserState::Stopped) return;
+    if (parser.state() == Http1ParserState::Stopped) return;
     // An exchange answered from inside the parse (a sidecar block, kept alive) is already over:
     // the next pipelined request is read now, not on the next readable event.
     if (ex_ || admin_request_ || close_after_response_ ||
-        parser().state() != Http1ParserState::Paused) {
+        parser.state() != Http1ParserState::Paused) {
       break;
     }
-    parser().resume();
+    parser.resume();
   }
   // Reading stays on between requests (a pipelined request just waits in the input buffer,
   // bounded by the read high-water mark) — toggling it per request costs two epoll_ctl calls.
@@ -335,7 +333,7 @@ void ForwardSession::updateBodyTimer() {
   const uint32_t ms = snapshot_->config.limits.body_timeout_ms;
   if (ms == 0) return;
   if (!body_timer_) body_timer_.reset(evtimer_new(worker_.base(), onBodyTimeoutCb, this));
-  timeval tv = toTimeval(ms);
+  timeval tv = millisToTimeval(ms);
   evtimer_add(body_timer_.get(), &tv);
   body_timer_armed_ = true;
 }
@@ -371,7 +369,7 @@ void ForwardSession::setSendTimeout(bool on) {
   }
   const uint32_t ms = snapshot_->config.limits.send_timeout_ms;
   if (on && ms == 0) return;
-  timeval tv = toTimeval(ms);
+  timeval tv = millisToTimeval(ms);
   bufferevent_set_timeouts(socket, nullptr, on ? &tv : nullptr);
   send_timeout_set_ = on;
 }

@@ -5,6 +5,7 @@
 #include <event2/event.h>
 
 #include "core/log.h"
+#include "core/timeval.h"
 #include "http/http1_feed.h"
 #include "http/http1_writer.h"
 #include "listeners/forward_session_impl.h"
@@ -136,7 +137,7 @@ void ForwardSession::attachUpstream(std::unique_ptr<PooledConnection> conn, bool
       ex.awaiting_alpn = true;
       bufferevent_setcb(ex.upstream->bev.get(), onUpReadCb, onUpWriteCb, onUpEventCb, this);
       const uint32_t ms = snapshot_->config.upstream.request_timeout_ms;
-      timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+      timeval tv = millisToTimeval(ms);
       bufferevent_set_timeouts(ex.upstream->bev.get(), ms ? &tv : nullptr, nullptr);
       bufferevent_enable(ex.upstream->bev.get(), EV_READ | EV_WRITE);
       return;
@@ -210,7 +211,7 @@ void ForwardSession::updateUpstreamTimeout() {
     ex.h2->setTimeout(want ? ms : 0);
     return;
   }
-  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  timeval tv = millisToTimeval(ms);
   bufferevent_set_timeouts(ex.upstream->bev.get(), want ? &tv : nullptr, nullptr);
 }
 

@@ -13,6 +13,7 @@
 
 #include "admin/admin_routes.h"
 #include "core/log.h"
+#include "core/timeval.h"
 #include "filters/chain.h"
 #include "http/http1_writer.h"
 #include "http/http2_server_session.h"
@@ -164,7 +165,7 @@ void H2Downstream::start() {
   bufferevent_setwatermark(down_.get(), EV_READ, 0, 0);
   bufferevent_setwatermark(down_.get(), EV_WRITE, kConnectionHighWater / 2, 0);
   const uint32_t idle = snapshot_->config.upstream.idle_timeout_ms;
-  timeval tv{static_cast<time_t>(idle / 1000), static_cast<suseconds_t>((idle % 1000) * 1000)};
+  timeval tv = millisToTimeval(idle);
   bufferevent_set_timeouts(down_.get(), idle ? &tv : nullptr, nullptr);
   if (idle) {
     stall_timer_.reset(event_new(worker_.base(), -1, EV_PERSIST, onStallCheckCb, this));
@@ -230,7 +231,7 @@ void H2Downstream::flush() {
   if (closing_ && !close_timer_armed_) {
     // A client that stops reading must not keep a closing connection (and its output) forever.
     close_timer_armed_ = true;
-    timeval tv{kCloseSendMs / 1000, (kCloseSendMs % 1000) * 1000};
+    timeval tv = millisToTimeval(kCloseSendMs);
     bufferevent_set_timeouts(down_.get(), nullptr, &tv);
   }
   if (closing_ && evbuffer_get_length(bufferevent_get_output(down_.get())) == 0) closeWhenSent();
@@ -250,7 +251,7 @@ void H2Downstream::closeWhenSent() {
   lingering_ = true;
   ::shutdown(fd_.get(), SHUT_WR);
   linger_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLingerMs);
-  timeval tv{kLingerMs / 1000, (kLingerMs % 1000) * 1000};
+  timeval tv = millisToTimeval(kLingerMs);
   bufferevent_set_timeouts(down_.get(), &tv, nullptr);
   bufferevent_disable(down_.get(), EV_WRITE);
   bufferevent_enable(down_.get(), EV_READ);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/timeval.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
 #include "http/http2_client_session.h"
@@ -154,7 +155,7 @@ bool H2Upstream::start() {
   codec_ = std::move(codec.value());
   bufferevent_setcb(tls_.get(), onTlsReadCb, onTlsWriteCb, onTlsEventCb, this);
   bufferevent_setwatermark(tls_.get(), EV_WRITE, kConnectionHighWater / 2, 0);
-  timeval tv{kIdleMs / 1000, 0};
+  timeval tv = millisToTimeval(kIdleMs);
   bufferevent_set_timeouts(tls_.get(), &tv, nullptr);
   bufferevent_enable(tls_.get(), EV_READ | EV_WRITE);
   flush();  // the connection preface and SETTINGS
@@ -520,8 +521,7 @@ void H2Stream::armTimer() {
   if (common != nullptr) {
     evtimer_add(timer_.get(), common);
   } else {
-    const int64_t us = std::max<int64_t>(left.count(), 0);
-    timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    const timeval tv = microsToTimeval(left.count());
     evtimer_add(timer_.get(), &tv);
   }
   timer_armed_ = true;
@@ -569,7 +569,7 @@ const timeval* H2UpstreamPool::commonTimeout(uint32_t ms) {
   }
   // libevent allows 256 per event base; the durations are configured, a handful in practice.
   if (common_timeouts_.size() >= 64) return nullptr;
-  const timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000) * 1000};
+  const timeval tv = millisToTimeval(ms);
   const timeval* common = event_base_init_common_timeout(base_, &tv);
   if (common != nullptr) common_timeouts_.emplace_back(ms, common);
   return common;
@@ -634,8 +634,7 @@ void H2UpstreamPool::parkUntilHandshake(std::unique_ptr<PooledConnection> tls,
   auto parked = std::make_unique<Parked>(Parked{this, &h1_pool, std::move(tls)});
   bufferevent* bev = parked->conn->bev.get();
   bufferevent_setcb(bev, onParkedReadCb, nullptr, onParkedEventCb, parked.get());
-  timeval tv{static_cast<time_t>(timeout_ms / 1000),
-             static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
+  timeval tv = millisToTimeval(timeout_ms);
   bufferevent_set_timeouts(bev, timeout_ms ? &tv : nullptr, nullptr);
   bufferevent_enable(bev, EV_READ);
   parked_.push_back(std::move(parked));

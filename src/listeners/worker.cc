@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/thread_name.h"
+#include "core/timeval.h"
 
 namespace aiw {
 
@@ -229,8 +230,7 @@ void Worker::beginDrain(uint32_t drain_timeout_ms) {
   current.reserve(connections_.size());
   for (auto& [raw, owned] : connections_) current.push_back(raw);
   for (auto* c : current) c->drain();
-  timeval tv{static_cast<time_t>(drain_timeout_ms / 1000),
-             static_cast<suseconds_t>((drain_timeout_ms % 1000) * 1000)};
+  timeval tv = millisToTimeval(drain_timeout_ms);
   evtimer_add(drain_deadline_ev_.get(), &tv);
   maybeFinishDrain();
 }

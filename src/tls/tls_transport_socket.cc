@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/timeval.h"
 #include "tls/tls_transport.h"
 
 namespace aiw {
@@ -156,8 +157,7 @@ void TlsSession::beginGracefulClose(uint32_t timeout_ms) {
     return;
   }
   close_ev_.reset(evtimer_new(bufferevent_get_base(bev_), onCloseTimeoutCb, this));
-  timeval tv{static_cast<time_t>(timeout_ms / 1000),
-             static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
+  timeval tv = millisToTimeval(timeout_ms);
   if (!close_ev_ || evtimer_add(close_ev_.get(), &tv) != 0) finishClose();
 }
 

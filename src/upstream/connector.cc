@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/timeval.h"
+
 namespace aiw {
 
 namespace {
@@ -40,8 +42,7 @@ std::unique_ptr<ConnectAttempt> ConnectAttempt::start(event_base* base, Resolver
   a->cb_ = std::move(cb);
   a->timer_.reset(evtimer_new(base, onTimeoutCb, a.get()));
   a->deferred_.reset(event_new(base, -1, 0, onDeferredCb, a.get()));
-  timeval tv{static_cast<time_t>(timeout_ms / 1000),
-             static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
+  timeval tv = millisToTimeval(timeout_ms);
   evtimer_add(a->timer_.get(), &tv);
   auto* raw = a.get();
   a->dns_ = resolver.resolve(host, port, [raw](Result<std::vector<ResolvedAddress>> r) {

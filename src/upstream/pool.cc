@@ -3,6 +3,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "core/timeval.h"
+
 namespace aiw {
 
 namespace {
@@ -47,8 +49,7 @@ void ConnectionPool::put(std::unique_ptr<PooledConnection> conn) {
   conn->pool = this;
   auto* raw = conn.get();
   bufferevent_setcb(raw->bev.get(), onIdleRead, nullptr, onIdleEvent, raw);
-  timeval tv{static_cast<time_t>(idle_timeout_ms_ / 1000),
-             static_cast<suseconds_t>((idle_timeout_ms_ % 1000) * 1000)};
+  timeval tv = millisToTimeval(idle_timeout_ms_);
   bufferevent_set_timeouts(raw->bev.get(), idle_timeout_ms_ ? &tv : nullptr, nullptr);
   bufferevent_enable(raw->bev.get(), EV_READ);
   list.push_back(std::move(conn));

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "core/timeval.h"
+
 namespace aiw {
 
 namespace {
@@ -72,8 +74,7 @@ Tunnel::~Tunnel() = default;
 
 void Tunnel::armIdle() {
   if (idle_timeout_ms_ == 0) return;
-  timeval tv{static_cast<time_t>(idle_timeout_ms_ / 1000),
-             static_cast<suseconds_t>((idle_timeout_ms_ % 1000) * 1000)};
+  timeval tv = millisToTimeval(idle_timeout_ms_);
   evtimer_add(idle_ev_.get(), &tv);
 }
 
